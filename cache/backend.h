@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache/backend.h - what the dcache calls when it does not know the answer.
+ *
+ * The dcache never touches storage itself.  On a miss, an expired entry or a
+ * revalidation it calls one of these operations.  fs/backing.c implements
+ * them with syscalls on the backing directory; tests/lib/membackend.c
+ * implements them in memory (and can inject errors and delays).
+ *
+ * Context, for every operation:
+ *   - called OUTSIDE any RCU read section, with no dcache lock held;
+ *   - the calling thread is registered with dcache_thread_enter();
+ *   - the dentries and inodes passed in are referenced by the caller for the
+ *     duration of the call, so the backend may use them freely (but must not
+ *     keep pointers after returning unless it takes its own reference);
+ *   - may block and may call back into the dcache's read-only accessors
+ *     (dentry_name_copy, dentry_path, dc_inode_*), never into mutations;
+ *   - returns 0 or a negative errno.
+ */
+#ifndef RCUFS_CACHE_BACKEND_H
+#define RCUFS_CACHE_BACKEND_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct dentry;
+struct dc_inode;
+struct dc_attr;
+
+/*
+ * Called once per readdir entry.  @attr is NULL when the backend does not
+ * know the attributes cheaply.  Return 0 to continue, 1 to stop without
+ * error (buffer full), or a negative errno to abort the listing.
+ */
+typedef int (*dc_filldir_t)(void *ctx, const char *name, size_t len,
+			    const struct dc_attr *attr);
+
+struct dc_backend_ops {
+	/*
+	 * Look up @name (@len bytes, no '/' or NUL, not "." or "..") in the
+	 * directory @dir.  On success fill @attr and return 0; return -ENOENT
+	 * when the name does not exist (the dcache then caches a negative
+	 * entry), any other negative errno on failure (nothing is cached).
+	 */
+	int (*lookup)(void *backend, struct dentry *dir, const char *name,
+		      size_t len, struct dc_attr *attr);
+
+	/* Fresh attributes of the object @d names (@d is positive). */
+	int (*getattr)(void *backend, struct dentry *d, struct dc_attr *attr);
+
+	/*
+	 * Target of the symlink @d into @buf (@size bytes).  Returns the
+	 * target's length (which may exceed @size: the caller retries with a
+	 * larger buffer) or a negative errno (-EINVAL if not a symlink).
+	 */
+	ssize_t (*readlink)(void *backend, struct dentry *d, char *buf,
+			    size_t size);
+
+	/*
+	 * List the directory @dir from position @pos (0 = start), calling
+	 * @fill for each entry other than "." and "..".  Returns the position
+	 * after the last entry passed to @fill (>= 0) or a negative errno.
+	 */
+	off_t (*readdir)(void *backend, struct dentry *dir, off_t pos,
+			 dc_filldir_t fill, void *ctx);
+
+	/*
+	 * Optional.  Called once when an inode's memory is released, so the
+	 * backend can free what it hung on dc_inode_set_private().  Called
+	 * outside RCU, never concurrently with another op on the same inode.
+	 */
+	void (*release)(void *backend, struct dc_inode *inode, void *private);
+};
+
+#endif /* RCUFS_CACHE_BACKEND_H */

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache/dcache.c - creating and destroying a dcache, thread registration,
+ * time, RCU-deferred frees with their back-pressure counter, attribute
+ * conversions.
+ */
+#include "dcache_i.h"
+
+#include <time.h>
+
+void dc_stats_thread_init(void);
+void dc_stats_thread_exit(void);
+
+static __thread bool registered;
+
+void dcache_thread_enter(void)
+{
+	if (registered)
+		return;
+	rcu_register_thread();
+	dc_stats_thread_init();
+	registered = true;
+}
+
+void dcache_thread_exit(void)
+{
+	if (!registered)
+		return;
+	DC_ASSERT_NOT_RCU();
+	dc_stats_thread_exit();
+	rcu_unregister_thread();
+	registered = false;
+}
+
+bool dcache_thread_registered(void)
+{
+	return registered;
+}
+
+void dcache_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void dcache_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+bool dcache_in_read_section(void)
+{
+	return rcu_read_ongoing();
+}
+
+/* The vDSO answers CLOCK_MONOTONIC without a syscall. */
+uint64_t dc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t dc_expiry(uint64_t ttl)
+{
+	uint64_t now;
+
+	if (ttl == DC_TTL_FOREVER)
+		return DC_TTL_FOREVER;
+	now = dc_now();
+	/* saturate below FOREVER so a huge ttl never means "forever" */
+	return ttl > DC_TTL_FOREVER - 1 - now ? DC_TTL_FOREVER - 1 : now + ttl;
+}
+
+void dc_gauge_add(uint64_t *g, int64_t delta)
+{
+	__atomic_fetch_add(g, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+void dc_call_rcu(struct dcache *dc, struct rcu_head *head,
+		 void (*fn)(struct rcu_head *))
+{
+	dc_gauge_add(&dc->pending_frees, 1);
+	call_rcu(head, fn);
+	if (load_relaxed(dc->pending_frees) > dc->max_pending)
+		shrinker_kick(dc);
+}
+
+void dc_rcu_done(struct dcache *dc)
+{
+	dc_gauge_add(&dc->pending_frees, -1);
+}
+
+void dc_attr_from_stat(struct dc_attr *a, const struct stat *st)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = st->st_ino;
+	a->dev = st->st_dev;
+	a->mode = st->st_mode;
+	a->nlink = st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = st->st_rdev;
+	a->size = st->st_size;
+	a->blocks = st->st_blocks;
+	a->blksize = st->st_blksize;
+	a->atime_sec = st->st_atim.tv_sec;
+	a->atime_nsec = st->st_atim.tv_nsec;
+	a->mtime_sec = st->st_mtim.tv_sec;
+	a->mtime_nsec = st->st_mtim.tv_nsec;
+	a->ctime_sec = st->st_ctim.tv_sec;
+	a->ctime_nsec = st->st_ctim.tv_nsec;
+}
+
+void dc_attr_to_stat(const struct dc_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_dev = a->dev;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = a->size;
+	st->st_blocks = a->blocks;
+	st->st_blksize = a->blksize;
+	st->st_atim.tv_sec = a->atime_sec;
+	st->st_atim.tv_nsec = a->atime_nsec;
+	st->st_mtim.tv_sec = a->mtime_sec;
+	st->st_mtim.tv_nsec = a->mtime_nsec;
+	st->st_ctim.tv_sec = a->ctime_sec;
+	st->st_ctim.tv_nsec = a->ctime_nsec;
+}
+
+static struct cds_lfht *table_new(void)
+{
+	return cds_lfht_new(1024, 1024, 0,
+			    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+}
+
+int dcache_new(const struct dcache_config *cfg, struct dcache **out)
+{
+	struct dcache *dc;
+	struct dc_inode *inode = NULL;
+	struct dentry *root;
+	int err;
+
+	*out = NULL;
+	if (!cfg->ops || !cfg->ops->lookup || !cfg->ops->getattr ||
+	    !S_ISDIR(cfg->root_attr.mode))
+		return -EINVAL;
+	dcache_thread_enter();
+	dc = calloc(1, sizeof(*dc));
+	if (!dc)
+		return -ENOMEM;
+	dc->ops = *cfg->ops;
+	dc->backend = cfg->backend;
+	dc->entry_ttl = cfg->entry_ttl_ns;
+	dc->neg_ttl = cfg->neg_ttl_ns;
+	dc->attr_ttl = cfg->attr_ttl_ns;
+	dc->max_entries = cfg->max_entries;
+	dc->max_pending = cfg->max_pending_frees ? cfg->max_pending_frees
+						 : 65536;
+	dc->next_nodeid = DC_ROOT_ID;
+	pthread_mutex_init(&dc->rename_lock, NULL);
+	pthread_mutex_init(&dc->itable_lock, NULL);
+	pthread_mutex_init(&dc->lru_lock, NULL);
+	pthread_mutex_init(&dc->shrink_mutex, NULL);
+	pthread_cond_init(&dc->shrink_cond, NULL);
+	CDS_INIT_LIST_HEAD(&dc->lru);
+	err = -ENOMEM;
+	dc->dentries = table_new();
+	dc->inodes = table_new();
+	dc->ids = table_new();
+	if (!dc->dentries || !dc->inodes || !dc->ids)
+		goto out_free;
+
+	err = i_get_or_create(dc, &cfg->root_attr, NULL, &inode);
+	if (err)
+		goto out_free;
+	root = d_alloc(dc, NULL, "", 0, dc_name_hash("", 0));
+	if (!root) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	root->d_flags |= D_ROOT | D_UNHASHED;
+	/* the root is never in the hash; dentry_path treats it apart */
+	d_set_inode(root, inode); /* the dentry takes over our reference */
+	dc->root = root;
+	if (cfg->shrinker_thread) {
+		err = shrinker_start(dc);
+		if (err)
+			goto out_free;
+	}
+	*out = dc;
+	return 0;
+
+out_free:
+	dcache_free(dc);
+	return err;
+}
+
+/* Post-order free of @d's subtree (teardown only: no readers remain). */
+static void free_subtree(struct dcache *dc, struct dentry *top)
+{
+	struct dentry *d = top, *child;
+
+	for (;;) {
+		if (!cds_list_empty(&d->d_subdirs)) {
+			d = cds_list_entry(d->d_subdirs.next, struct dentry,
+					   d_child);
+			continue;
+		}
+		child = d;
+		d = child == top ? NULL : load_relaxed(child->d_parent);
+		if (child != top)
+			cds_list_del(&child->d_child);
+		if (!(child->d_flags & D_UNHASHED)) {
+			rcu_read_lock();
+			cds_lfht_del(dc->dentries, &child->d_hnode->node);
+			rcu_read_unlock();
+		}
+		if (child->d_flags & D_ON_LRU)
+			cds_list_del(&child->d_lru);
+		d_free_unused(child);
+		if (!d)
+			break;
+	}
+}
+
+void dcache_free(struct dcache *dc)
+{
+	if (!dc)
+		return;
+	DC_ASSERT_NOT_RCU();
+	shrinker_stop(dc);
+	/* Callbacks queued by earlier kills touch dc: let them run first. */
+	rcu_barrier();
+	if (dc->root)
+		free_subtree(dc, dc->root);
+	if (dc->ids)
+		i_free_all(dc);
+	synchronize_rcu();
+	rcu_barrier();
+	if (dc->dentries)
+		cds_lfht_destroy(dc->dentries, NULL);
+	if (dc->inodes)
+		cds_lfht_destroy(dc->inodes, NULL);
+	if (dc->ids)
+		cds_lfht_destroy(dc->ids, NULL);
+	pthread_mutex_destroy(&dc->rename_lock);
+	pthread_mutex_destroy(&dc->itable_lock);
+	pthread_mutex_destroy(&dc->lru_lock);
+	pthread_mutex_destroy(&dc->shrink_mutex);
+	pthread_cond_destroy(&dc->shrink_cond);
+	free(dc);
+}

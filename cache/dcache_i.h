@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache/dcache_i.h - struct layouts and the locking/RCU rules of cache/.
+ *
+ * ==== What each lock protects ====
+ *
+ * dc->rename_lock (pthread mutex)
+ *	serializes renames (dcache_rename); with it held the tree's shape
+ *	cannot change, so ancestry tests are stable.  Writers of
+ *	dc->rename_seq hold it.
+ * dentry->d_ref's lock ("d_lock", the futex half of the lockref)
+ *	the dentry's count (frozen while held), d_flags changes that decide
+ *	lifetime (D_ON_LRU, D_REFERENCED), d_seq write sections of the
+ *	dentry, d_inode changes, the dentry's d_subdirs list, and hash-table
+ *	membership of its CHILDREN: every cds_lfht_add_unique/cds_lfht_del
+ *	of a child happens with the parent's d_lock held, so under a
+ *	parent's lock the set of its hashed children is stable.
+ * inode->i_ref's lock ("i_lock")
+ *	the inode's count, i_seq write sections (attributes, validity, link
+ *	target), the alias list i_aliases and i_dentry.
+ * dc->itable_lock (pthread mutex)
+ *	insertion into and removal from the inode tables (by key and by id),
+ *	so that a key has at most one live inode.
+ * dc->lru_lock (pthread mutex)
+ *	dc->lru list and every dentry's d_lru linkage.
+ *
+ * ==== Lock order ====
+ *
+ *	dc->rename_lock
+ *	  dc->itable_lock          (inode creation and removal)
+ *	    inode i_lock
+ *	      parent d_lock        (ancestor before descendant;
+ *	        child d_lock        unrelated dentries in address order,
+ *	          dc->lru_lock      only under rename_lock)
+ *
+ * So a dentry's alias-list membership is changed with no d_lock held:
+ * d_set_inode() publishes d_inode under d_lock, then adds the alias under
+ * i_lock after dropping d_lock (the caller holds a dentry reference across
+ * both, so the dentry cannot be killed in between).
+ * A dentry being killed gives up its own d_lock before it takes its
+ * parent's (it is dead by then, so nothing can change it).  No lock in
+ * this list is ever held across synchronize_rcu(), rcu_barrier() or a hash
+ * resize, and no lock is acquired inside an RCU read section except by
+ * ref-walk code that has left RCU first.
+ *
+ * ==== What readers load under RCU ====
+ *
+ * Lockless readers (the fast path) hold only rcu_read_lock():
+ *  - the dentry hash (dc->dentries, cds_lfht): nodes are struct dc_hnode;
+ *    a node's dentry pointer is immutable; nodes are unlinked with
+ *    cds_lfht_del under the parent's d_lock and freed after a grace period
+ *    (the embedded node with its dentry, external ones by call_rcu);
+ *  - d_parent, d_name, d_inode: published with rcu_store() inside a d_seq
+ *    write section; name blocks are immutable and freed after a grace
+ *    period once replaced; readers re-validate d_seq after using them;
+ *  - the inode tables (dc->inodes by key, dc->ids by node id): inodes are
+ *    removed under itable_lock when their count drops to zero and freed by
+ *    call_rcu; a reader that finds one must not trust it without either a
+ *    reference (lockref_tryget_not_dead) or a sequence count that covers
+ *    what it copies (i_seq for attributes and link target);
+ *  - i_link: an immutable block published with rcu_store(), replaced under
+ *    i_lock and freed by call_rcu.
+ * Every free of something a reader can reach goes through call_rcu, and is
+ * counted in dc->pending_frees until it runs.
+ */
+#ifndef RCUFS_CACHE_DCACHE_I_H
+#define RCUFS_CACHE_DCACHE_I_H
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu.h>
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+
+#include "dcache.h"
+#include "lockref.h"
+#include "seqcount.h"
+
+/* Marks a pointer published under RCU: access only via rcu_load/store. */
+#define __rcu
+
+/*
+ * rcu_dereference / rcu_assign_pointer, written with compiler atomics so
+ * ThreadSanitizer sees the ordering (acquire is free on x86-64 and at least
+ * as strong as the dependency ordering liburcu relies on).
+ */
+#define rcu_load(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+#define rcu_store(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define load_relaxed(p) __atomic_load_n(&(p), __ATOMIC_RELAXED)
+#define store_relaxed(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
+
+#define DC_CACHELINE 64
+
+#ifdef DCACHE_DEBUG
+#define DC_ASSERT(x) assert(x)
+#else
+#define DC_ASSERT(x) ((void)0)
+#endif
+/* Puts, locks and frees must not run inside an RCU read section. */
+#define DC_ASSERT_NOT_RCU() DC_ASSERT(!rcu_read_ongoing())
+#define DC_ASSERT_RCU() DC_ASSERT(rcu_read_ongoing())
+
+/* An immutable name: freed after a grace period once replaced. */
+struct dc_name {
+	uint32_t hash; /* name hash (not salted by the parent) */
+	uint32_t len;
+	char s[]; /* len bytes and a NUL */
+};
+
+/* A dentry's place in dc->dentries. */
+struct dc_hnode {
+	struct cds_lfht_node node;
+	struct dentry *dentry; /* immutable */
+};
+
+/* A node allocated by rename (the embedded one cannot be reused). */
+struct dc_hnode_ext {
+	struct dc_hnode hn;
+	struct rcu_head rcu;
+	struct dcache *dc;
+};
+
+enum {
+	D_IN_LOOKUP = 1u << 0, /* placeholder: a backend lookup is running */
+	D_WAITERS = 1u << 1,   /* someone sleeps on d_flags (futex) */
+	D_UNHASHED = 1u << 2,  /* removed from dc->dentries (set once) */
+	D_ON_LRU = 1u << 3,    /* on dc->lru (d_lock, then lru_lock) */
+	D_REFERENCED = 1u << 4, /* used since it entered the LRU */
+	D_ROOT = 1u << 5,
+	D_KILLED = 1u << 6,     /* killed; only memory left */
+	D_SHRINK = 1u << 7,     /* on a shrinker's private list */
+};
+
+struct dentry {
+	/* ---- read by RCU lookups (first cache line) ---- */
+	struct dc_hnode d_hash;            /* embedded first hash node */
+	struct dentry *__rcu d_parent;     /* d_seq; root: itself */
+	struct dc_name *__rcu d_name;      /* d_seq */
+	struct dc_inode *__rcu d_inode;    /* d_seq; NULL = negative */
+	seqcount_t d_seq;                  /* writers hold d_lock */
+	uint32_t d_flags;                  /* atomic bit operations */
+	uint64_t d_valid_until;            /* atomic; monotonic ns */
+
+	/* ---- written often (own cache line) ---- */
+	struct lockref d_ref __attribute__((aligned(DC_CACHELINE)));
+	struct dc_hnode *d_hnode;          /* current node; parent's d_lock */
+	struct dcache *d_cache;            /* immutable */
+	int32_t d_error;                   /* failed in-lookup result */
+	struct cds_list_head d_lru;        /* dc->lru_lock */
+	struct cds_list_head d_child;      /* parent's d_lock */
+	struct cds_list_head d_subdirs;    /* d_lock */
+	struct cds_list_head d_alias;      /* inode's i_lock */
+	struct rcu_head d_rcu;
+};
+
+/* A symlink target: immutable once published. */
+struct dc_link {
+	struct rcu_head rcu;
+	struct dcache *dc;
+	size_t len;
+	char s[]; /* len bytes and a NUL */
+};
+
+struct dc_inode {
+	/* ---- read by RCU readers ---- */
+	struct cds_lfht_node i_keynode;    /* dc->inodes; itable_lock */
+	struct cds_lfht_node i_idnode;     /* dc->ids; itable_lock */
+	uint64_t i_dev, i_ino;             /* immutable key */
+	uint64_t i_nodeid, i_generation;   /* immutable */
+	uint32_t i_type;                   /* immutable: mode & S_IFMT */
+	uint32_t i_flags;                  /* I_*; itable_lock */
+	seqcount_t i_seq;                  /* writers hold i_lock */
+	uint64_t i_attr_valid_until;       /* i_seq; 0 = invalid */
+	struct dc_attr i_attr;             /* i_seq; relaxed word copies */
+	struct dc_link *__rcu i_link;      /* i_seq + RCU; NULL = unknown */
+	uint64_t i_link_valid_until;       /* i_seq */
+	struct dentry *__rcu i_dentry;     /* directories: their dentry */
+	struct dcache *i_cache;            /* immutable */
+
+	/* ---- written often ---- */
+	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
+	uint64_t i_nlookup;                /* atomic; kernel references */
+	void *i_private;                   /* atomic, set once */
+	struct cds_list_head i_aliases;    /* i_lock */
+	struct rcu_head i_rcu;
+};
+
+enum {
+	I_UNKEYED = 1u << 0, /* removed from dc->inodes (key reused) */
+	I_KILLED = 1u << 1,  /* count reached zero; freed after a GP */
+};
+
+/* Per-thread statistics counters (see stats.c). */
+enum dc_counter {
+	C_HIT = 0,
+	C_SLOW = C_HIT + DC_OP_NR,
+	C_NEG_HIT = C_SLOW + DC_OP_NR,
+	C_LEGIT_OK,
+	C_LEGIT_FAIL,
+	C_RESTART,
+	C_BACKEND,
+	C_BACKEND_ERR = C_BACKEND + DC_BE_NR,
+	C_INLOOKUP_WAIT,
+	C_INVAL,
+	C_EVICT = C_INVAL + DC_SRC_NR,
+	C_BARRIER,
+	C_NR
+};
+
+struct dcache {
+	/* read-mostly */
+	struct cds_lfht *dentries;  /* (parent, name) -> dc_hnode */
+	struct cds_lfht *inodes;    /* (dev, ino) -> dc_inode */
+	struct cds_lfht *ids;       /* nodeid -> dc_inode */
+	struct dentry *root;        /* immutable; holds one reference */
+	struct dc_backend_ops ops;  /* immutable copy */
+	void *backend;
+	uint64_t entry_ttl, neg_ttl, attr_ttl;
+	uint64_t max_entries, max_pending;
+
+	pthread_mutex_t rename_lock;
+	seqcount_t rename_seq;      /* writers hold rename_lock */
+
+	pthread_mutex_t itable_lock;
+	uint64_t next_nodeid;       /* itable_lock */
+	uint64_t generation;        /* immutable: creation time */
+
+	pthread_mutex_t lru_lock;
+	struct cds_list_head lru;   /* lru_lock; head = most recent */
+
+	/* gauges (atomic) */
+	uint64_t nr_dentries, nr_negative, nr_inodes, nr_lru, bytes;
+	uint64_t pending_frees;
+
+	/* shrinker thread */
+	bool shrinker_started;
+	bool shrinker_stop;         /* shrink_mutex */
+	bool shrinker_kick;         /* shrink_mutex */
+	pthread_t shrinker;
+	pthread_mutex_t shrink_mutex;
+	pthread_cond_t shrink_cond;
+};
+
+/* ---- stats.c ---- */
+void dc_count(enum dc_counter c);
+void dc_count_n(enum dc_counter c, uint64_t n);
+
+/* ---- dcache.c ---- */
+uint64_t dc_now(void);
+uint64_t dc_expiry(uint64_t ttl);
+static inline bool dc_valid(uint64_t until)
+{
+	return until == DC_TTL_FOREVER || (until != 0 && dc_now() < until);
+}
+/* Queue an RCU-deferred free, counted in pending_frees. */
+void dc_call_rcu(struct dcache *dc, struct rcu_head *head,
+		 void (*fn)(struct rcu_head *));
+void dc_rcu_done(struct dcache *dc);
+void dc_gauge_add(uint64_t *g, int64_t delta);
+
+/* ---- dentry.c ---- */
+uint32_t dc_name_hash(const char *name, size_t len);
+unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash);
+struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash);
+struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
+		       const char *name, size_t len, uint32_t hash);
+void d_free_unused(struct dentry *d);
+/* RCU: the hashed dentry (parent, name) or NULL; *seq = its d_seq sample. */
+struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
+			    const char *name, uint32_t len, uint32_t hash,
+			    uint32_t *seq);
+/* Ref mode: the referenced hashed child, or NULL.  Not in RCU. */
+struct dentry *d_lookup_ref(struct dcache *dc, struct dentry *parent,
+			    const char *name, uint32_t len, uint32_t hash);
+/* Caller holds parent's d_lock; inside RCU (lfht). */
+int d_hash_add_locked(struct dentry *parent, struct dentry *d,
+		      struct dentry **existing);
+bool d_unhash_locked(struct dentry *d);
+/* Caller holds @d's d_lock and its parent's. */
+bool d_unhash_both_locked(struct dentry *d);
+void d_set_inode(struct dentry *d, struct dc_inode *inode);
+bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode);
+/* Unhash everything cached below @d, and @d itself when @self. */
+void d_prune(struct dentry *d, bool self, enum dc_inval_src src);
+void d_make_negative(struct dentry *d, struct dc_inode **old);
+/* Unhash @d and everything cached below it (not in RCU; no lock held). */
+void d_invalidate(struct dentry *d, enum dc_inval_src src);
+void d_wake_waiters(struct dentry *d);
+void d_wait_lookup(struct dentry *d);
+void d_kill(struct dentry *d);
+bool d_is_dir(struct dentry *d);
+
+/* ---- inode.c ---- */
+struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid);
+/* Find or create the inode for @attr's key; referenced.  -ENOMEM. */
+int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
+		    const char *link, struct dc_inode **out);
+void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr);
+int i_set_link(struct dc_inode *inode, const char *target, size_t len);
+void i_inval(struct dc_inode *inode, unsigned what);
+/* RCU or ref: copy attributes if valid; false if invalid or torn. */
+bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out);
+/* RCU: copy link target; 1 copied, 0 not cached/torn. */
+int i_copy_link(struct dc_inode *inode, char *buf, size_t size,
+		size_t *len);
+void i_put_many(struct dc_inode *inode, int32_t n);
+void i_add_alias(struct dc_inode *inode, struct dentry *d);
+void i_del_alias(struct dc_inode *inode, struct dentry *d);
+void i_free_all(struct dcache *dc);
+
+/* ---- walk.c ---- */
+int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
+		   const char *name, uint32_t len, uint32_t hash,
+		   unsigned flags, struct dentry **out);
+struct dentry *dc_parent_of_id(struct dcache *dc, uint64_t nodeid, int *err);
+int dc_check_name(const char *name, size_t *len);
+int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
+	      struct dc_result *res);
+
+/* ---- mutate.c ---- */
+int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
+		      const char *name, size_t len,
+		      const struct dc_attr *attr, const char *link,
+		      unsigned flags, struct dc_result *res);
+
+/* ---- lru.c ---- */
+void lru_add_locked(struct dentry *d);
+void lru_del(struct dentry *d);
+void shrinker_kick(struct dcache *dc);
+int shrinker_start(struct dcache *dc);
+void shrinker_stop(struct dcache *dc);
+
+#endif /* RCUFS_CACHE_DCACHE_I_H */

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache/inode.c - inode objects: the (dev, ino) and node-id tables,
+ * attributes under i_seq, symlink targets under RCU, lifetime.
+ *
+ * An inode's count (i_ref) is the number of dentries naming it, plus one per
+ * kernel lookup reference (i_nlookup counts those separately, for FORGET
+ * accounting), plus temporary references of running operations.  When it
+ * reaches zero the inode is marked dead under i_lock, removed from both
+ * tables under itable_lock, and freed after a grace period.  Node ids are
+ * never reused, so a stale id finds nothing (-ESTALE) rather than another
+ * object.
+ */
+#include "dcache_i.h"
+
+static inline unsigned long mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return (unsigned long)x;
+}
+
+static unsigned long key_hash(uint64_t dev, uint64_t ino)
+{
+	return mix64(ino * 0x9e3779b97f4a7c15ull ^ dev);
+}
+
+struct ikey {
+	uint64_t dev, ino;
+};
+
+static int key_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct ikey *k = key;
+	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_keynode);
+
+	return i->i_dev == k->dev && i->i_ino == k->ino;
+}
+
+static int id_match(struct cds_lfht_node *node, const void *key)
+{
+	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_idnode);
+
+	return i->i_nodeid == *(const uint64_t *)key;
+}
+
+/* Inside RCU.  A live (not dead) inode, or NULL: the pointer is only good
+ * until rcu_read_unlock unless a reference is taken. */
+struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct dc_inode *inode;
+
+	DC_ASSERT_RCU();
+	cds_lfht_lookup(dc->ids, mix64(nodeid), id_match, &nodeid, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (!node)
+		return NULL;
+	inode = caa_container_of(node, struct dc_inode, i_idnode);
+	return lockref_is_dead(&inode->i_ref) ? NULL : inode;
+}
+
+static void i_store_attr(struct dc_inode *inode, const struct dc_attr *attr)
+{
+	const uint64_t *src = (const uint64_t *)attr;
+	uint64_t *dst = (uint64_t *)&inode->i_attr;
+	size_t i;
+
+	_Static_assert(sizeof(struct dc_attr) % sizeof(uint64_t) == 0,
+		       "dc_attr is copied word by word");
+	for (i = 0; i < sizeof(*attr) / sizeof(uint64_t); i++)
+		store_relaxed(dst[i], src[i]);
+}
+
+/* Caller holds i_lock. */
+static void i_set_attr_locked(struct dc_inode *inode,
+			      const struct dc_attr *attr)
+{
+	seq_write_begin(&inode->i_seq);
+	i_store_attr(inode, attr);
+	store_relaxed(inode->i_attr_valid_until,
+		      dc_expiry(inode->i_cache->attr_ttl));
+	seq_write_end(&inode->i_seq);
+}
+
+void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr)
+{
+	lockref_lock(&inode->i_ref);
+	i_set_attr_locked(inode, attr);
+	lockref_unlock(&inode->i_ref);
+}
+
+bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out)
+{
+	const uint64_t *src = (const uint64_t *)&inode->i_attr;
+	uint64_t *dst = (uint64_t *)out;
+	uint32_t seq = seq_begin(&inode->i_seq);
+	uint64_t until = load_relaxed(inode->i_attr_valid_until);
+	size_t i;
+
+	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = load_relaxed(src[i]);
+	if (seq_retry(&inode->i_seq, seq))
+		return false;
+	return dc_valid(until);
+}
+
+int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len)
+{
+	uint32_t seq = seq_begin(&inode->i_seq);
+	struct dc_link *link = rcu_load(inode->i_link);
+	uint64_t until = load_relaxed(inode->i_link_valid_until);
+	size_t n;
+
+	if (!link)
+		return 0;
+	/* the block is immutable: its bytes need no sequence check */
+	*len = link->len;
+	/* as readlink(2): up to @size bytes, a NUL only if there is room */
+	n = link->len < size ? link->len : size;
+	memcpy(buf, link->s, n);
+	if (n < size)
+		buf[n] = '\0';
+	if (seq_retry(&inode->i_seq, seq))
+		return 0;
+	return dc_valid(until);
+}
+
+static void link_free_rcu(struct rcu_head *head)
+{
+	struct dc_link *link = caa_container_of(head, struct dc_link, rcu);
+	struct dcache *dc = link->dc;
+
+	dc_gauge_add(&dc->bytes, -(int64_t)(sizeof(*link) + link->len + 1));
+	free(link);
+	dc_rcu_done(dc);
+}
+
+static struct dc_link *link_new(struct dcache *dc, const char *s, size_t len)
+{
+	struct dc_link *link = malloc(sizeof(*link) + len + 1);
+
+	if (!link)
+		return NULL;
+	link->dc = dc;
+	link->len = len;
+	memcpy(link->s, s, len);
+	link->s[len] = '\0';
+	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*link) + len + 1));
+	return link;
+}
+
+int i_set_link(struct dc_inode *inode, const char *target, size_t len)
+{
+	struct dcache *dc = inode->i_cache;
+	struct dc_link *link = link_new(dc, target, len), *old;
+
+	if (!link)
+		return -ENOMEM;
+	lockref_lock(&inode->i_ref);
+	seq_write_begin(&inode->i_seq);
+	old = rcu_load(inode->i_link);
+	rcu_store(inode->i_link, link);
+	store_relaxed(inode->i_link_valid_until, dc_expiry(dc->attr_ttl));
+	seq_write_end(&inode->i_seq);
+	lockref_unlock(&inode->i_ref);
+	/* readers may still copy the old target: free after a grace period */
+	if (old)
+		dc_call_rcu(dc, &old->rcu, link_free_rcu);
+	return 0;
+}
+
+void i_inval(struct dc_inode *inode, unsigned what)
+{
+	lockref_lock(&inode->i_ref);
+	seq_write_begin(&inode->i_seq);
+	if (what & DC_INVAL_ATTR)
+		store_relaxed(inode->i_attr_valid_until, 0);
+	if (what & DC_INVAL_LINK)
+		store_relaxed(inode->i_link_valid_until, 0);
+	seq_write_end(&inode->i_seq);
+	lockref_unlock(&inode->i_ref);
+}
+
+static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
+{
+	struct dc_inode *inode;
+
+	inode = aligned_alloc(DC_CACHELINE, sizeof(*inode));
+	if (!inode)
+		return NULL;
+	memset(inode, 0, sizeof(*inode));
+	cds_lfht_node_init(&inode->i_keynode);
+	cds_lfht_node_init(&inode->i_idnode);
+	inode->i_dev = attr->dev;
+	inode->i_ino = attr->ino;
+	inode->i_type = (uint32_t)(attr->mode & S_IFMT);
+	inode->i_cache = dc;
+	inode->i_generation = dc->generation;
+	lockref_init(&inode->i_ref, 1);
+	CDS_INIT_LIST_HEAD(&inode->i_aliases);
+	i_store_attr(inode, attr);
+	inode->i_attr_valid_until = dc_expiry(dc->attr_ttl);
+	return inode;
+}
+
+static void i_free_mem(struct dc_inode *inode)
+{
+	struct dcache *dc = inode->i_cache;
+	struct dc_link *link = rcu_load(inode->i_link);
+
+	if (dc->ops.release && inode->i_private)
+		dc->ops.release(dc->backend, inode, inode->i_private);
+	if (link) {
+		dc_gauge_add(&dc->bytes,
+			     -(int64_t)(sizeof(*link) + link->len + 1));
+		free(link);
+	}
+	dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*inode));
+	if (!(inode->i_flags & I_KILLED))
+		dc_gauge_add(&dc->nr_inodes, -1);
+	free(inode);
+}
+
+static void i_free_rcu(struct rcu_head *head)
+{
+	struct dc_inode *inode = caa_container_of(head, struct dc_inode, i_rcu);
+	struct dcache *dc = inode->i_cache;
+
+	/* i_kill already released i_private; teardown leaves it for us */
+	i_free_mem(inode);
+	dc_rcu_done(dc);
+}
+
+int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
+		    const char *link, struct dc_inode **out)
+{
+	struct ikey key = { attr->dev, attr->ino };
+	unsigned long hash = key_hash(attr->dev, attr->ino);
+	struct dc_inode *inode = NULL, *found = NULL, *stale = NULL;
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	int err = 0;
+
+	DC_ASSERT_NOT_RCU();
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	cds_lfht_lookup(dc->inodes, hash, key_match, &key, &it);
+	node = cds_lfht_iter_get_node(&it);
+	rcu_read_unlock();
+	/* still valid: only we (itable_lock) remove it from the table */
+	if (node)
+		found = caa_container_of(node, struct dc_inode, i_keynode);
+	if (found && lockref_get_not_dead(&found->i_ref)) {
+		if (found->i_type == (attr->mode & S_IFMT)) {
+			inode = found;
+		} else {
+			/* the backing ino was reused by another kind of
+			 * object: the old inode lives on under its id only */
+			stale = found;
+		}
+	}
+	if (found && !inode) {
+		/* dead or stale: make room for the new object */
+		rcu_read_lock();
+		cds_lfht_del(dc->inodes, &found->i_keynode);
+		rcu_read_unlock();
+		found->i_flags |= I_UNKEYED;
+	}
+	if (!inode) {
+		inode = i_alloc(dc, attr);
+		if (!inode) {
+			err = -ENOMEM;
+			goto out_unlock;
+		}
+		inode->i_nodeid = dc->next_nodeid++;
+		rcu_read_lock();
+		cds_lfht_add(dc->ids, mix64(inode->i_nodeid), &inode->i_idnode);
+		cds_lfht_add(dc->inodes, hash, &inode->i_keynode);
+		rcu_read_unlock();
+		dc_gauge_add(&dc->nr_inodes, 1);
+		dc_gauge_add(&dc->bytes, sizeof(*inode));
+		pthread_mutex_unlock(&dc->itable_lock);
+		if (link)
+			err = i_set_link(inode, link, strlen(link));
+		goto out;
+	}
+out_unlock:
+	pthread_mutex_unlock(&dc->itable_lock);
+	if (inode) {
+		i_set_attr(inode, attr);
+		if (link)
+			err = i_set_link(inode, link, strlen(link));
+	}
+out:
+	/* dropped after itable_lock: a final put takes it again */
+	if (stale)
+		i_put_many(stale, 1);
+	if (err && inode) {
+		i_put_many(inode, 1);
+		inode = NULL;
+	}
+	*out = inode;
+	return err;
+}
+
+static void i_kill(struct dc_inode *inode)
+{
+	struct dcache *dc = inode->i_cache;
+
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	cds_lfht_del(dc->ids, &inode->i_idnode);
+	if (!(inode->i_flags & I_UNKEYED))
+		cds_lfht_del(dc->inodes, &inode->i_keynode);
+	rcu_read_unlock();
+	inode->i_flags |= I_UNKEYED | I_KILLED;
+	pthread_mutex_unlock(&dc->itable_lock);
+	dc_gauge_add(&dc->nr_inodes, -1);
+	/* release what the backend hung on it now, outside RCU */
+	if (dc->ops.release && inode->i_private)
+		dc->ops.release(dc->backend, inode, inode->i_private);
+	inode->i_private = NULL;
+	/* lockless readers may still be copying attributes: defer */
+	dc_call_rcu(dc, &inode->i_rcu, i_free_rcu);
+}
+
+/* Must not be called inside an RCU read section: may free. */
+void i_put_many(struct dc_inode *inode, int32_t n)
+{
+	int32_t count;
+
+	DC_ASSERT_NOT_RCU();
+	if (n == 1 && lockref_put_return(&inode->i_ref) >= 0)
+		return;
+	lockref_lock(&inode->i_ref);
+	count = lockref_count(&inode->i_ref);
+	DC_ASSERT(count >= n);
+	if (count > n) {
+		lockref_add_locked(&inode->i_ref, -n);
+		lockref_unlock(&inode->i_ref);
+		return;
+	}
+	lockref_mark_dead_locked(&inode->i_ref);
+	lockref_unlock(&inode->i_ref);
+	DC_ASSERT(cds_list_empty(&inode->i_aliases));
+	i_kill(inode);
+}
+
+void dc_inode_put(struct dc_inode *inode)
+{
+	if (inode)
+		i_put_many(inode, 1);
+}
+
+void i_add_alias(struct dc_inode *inode, struct dentry *d)
+{
+	lockref_lock(&inode->i_ref);
+	cds_list_add(&d->d_alias, &inode->i_aliases);
+	if (inode->i_type == S_IFDIR)
+		rcu_store(inode->i_dentry, d);
+	lockref_unlock(&inode->i_ref);
+}
+
+void i_del_alias(struct dc_inode *inode, struct dentry *d)
+{
+	lockref_lock(&inode->i_ref);
+	cds_list_del_init(&d->d_alias);
+	if (rcu_load(inode->i_dentry) == d)
+		rcu_store(inode->i_dentry, NULL);
+	lockref_unlock(&inode->i_ref);
+}
+
+/* Teardown: no readers and no other threads remain. */
+void i_free_all(struct dcache *dc)
+{
+	struct cds_lfht_iter it;
+	struct dc_inode *inode;
+
+	rcu_read_lock();
+	cds_lfht_for_each_entry(dc->ids, &it, inode, i_idnode) {
+		cds_lfht_del(dc->ids, &inode->i_idnode);
+		if (!(inode->i_flags & I_UNKEYED))
+			cds_lfht_del(dc->inodes, &inode->i_keynode);
+		/* freed after the caller's grace period */
+		inode->i_flags |= I_UNKEYED;
+		dc_call_rcu(dc, &inode->i_rcu, i_free_rcu);
+	}
+	rcu_read_unlock();
+}
+
+/* ---- public accessors ---- */
+
+struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid)
+{
+	struct dc_inode *inode;
+	int r = 0;
+
+	rcu_read_lock();
+	inode = i_find_id_rcu(dc, nodeid);
+	if (inode)
+		r = lockref_tryget_not_dead(&inode->i_ref);
+	rcu_read_unlock();
+	if (r > 0)
+		return inode;
+	if (r == 0)
+		return NULL;
+	/* lock held or contended: take the table lock, which keeps the
+	 * inode in the table (and so in memory) while we sleep on i_lock */
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	inode = i_find_id_rcu(dc, nodeid);
+	rcu_read_unlock();
+	if (inode && !lockref_get_not_dead(&inode->i_ref))
+		inode = NULL;
+	pthread_mutex_unlock(&dc->itable_lock);
+	return inode;
+}
+
+uint64_t dc_inode_nodeid(const struct dc_inode *inode)
+{
+	return inode->i_nodeid;
+}
+
+uint64_t dc_inode_generation(const struct dc_inode *inode)
+{
+	return inode->i_generation;
+}
+
+void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino)
+{
+	*dev = inode->i_dev;
+	*ino = inode->i_ino;
+}
+
+uint64_t dc_inode_nlookup(const struct dc_inode *inode)
+{
+	return __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED);
+}
+
+void *dc_inode_private(const struct dc_inode *inode)
+{
+	return __atomic_load_n(&inode->i_private, __ATOMIC_ACQUIRE);
+}
+
+void *dc_inode_set_private(struct dc_inode *inode, void *private)
+{
+	void *expected = NULL;
+
+	if (__atomic_compare_exchange_n(&inode->i_private, &expected, private,
+					false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return private;
+	return expected;
+}
+
+struct dentry *dc_inode_alias(struct dc_inode *inode)
+{
+	struct dentry *d, *found = NULL;
+
+	lockref_lock(&inode->i_ref);
+	cds_list_for_each_entry(d, &inode->i_aliases, d_alias) {
+		/* prefer a hashed alias; any live one will do */
+		if (lockref_is_dead(&d->d_ref))
+			continue;
+		if (!found || !(load_relaxed(d->d_flags) & D_UNHASHED))
+			found = d;
+		if (!(load_relaxed(d->d_flags) & D_UNHASHED))
+			break;
+	}
+	/* i_lock -> d_lock is the documented order; the dentry cannot be
+	 * freed while it is on our alias list */
+	if (found && !lockref_get_not_dead(&found->d_ref))
+		found = NULL;
+	lockref_unlock(&inode->i_ref);
+	return found;
+}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/unit/test_inval.c - dcache_inval_entry (subtrees), dcache_inval_all,
+ * dcache_inval_inode, invalidation statistics.
+ */
+#include <sys/stat.h>
+
+#include "unit.h"
+
+/* d/ d/e/ d/e/f d/g x/ x/y */
+static void inval_tree(struct env *e)
+{
+	must(mb_create(e->mb, "d", S_IFDIR | 0755, NULL));
+	must(mb_create(e->mb, "d/e", S_IFDIR | 0755, NULL));
+	must(mb_create(e->mb, "d/e/f", S_IFREG | 0644, NULL));
+	must(mb_create(e->mb, "d/g", S_IFREG | 0644, NULL));
+	must(mb_create(e->mb, "x", S_IFDIR | 0755, NULL));
+	must(mb_create(e->mb, "x/y", S_IFREG | 0644, NULL));
+}
+
+static void test_inval_entry(void)
+{
+	struct dcache_stats s0, s1;
+	uint64_t f = 0, id = 0, calls;
+	struct env e;
+
+	env_init(&e);
+	inval_tree(&e);
+	if (!env_start(&e))
+		return;
+	is(walk_id(&e, "d/e/f", DC_WANT_KREF, &f), 0,
+	   "warm d/e/f (kernel ref on f)");
+	is(walk_id(&e, "d/g", 0, NULL), 0, "warm d/g");
+	is(walk_id(&e, "x/y", 0, NULL), 0, "warm x/y");
+	is(walk_id(&e, "d/nope", 0, NULL), -ENOENT, "warm negative d/nope");
+	is(walk_id(&e, "d/e/f", DC_CACHED, NULL), 0, "d/e/f cached");
+
+	s0 = stats_of(&e);
+	is(dcache_inval_entry(e.dc, DC_ROOT_ID, "d", DC_SRC_USER), 0,
+	   "inval_entry of directory d");
+	s1 = stats_of(&e);
+	ok(s1.invalidations[DC_SRC_USER] > s0.invalidations[DC_SRC_USER],
+	   "stats: a user invalidation counted");
+	is(walk_id(&e, "d", DC_CACHED, NULL), -EAGAIN, "d: -EAGAIN");
+	is(walk_id(&e, "d/e/f", DC_CACHED, NULL), -EAGAIN, "d/e/f: -EAGAIN");
+	is(walk_id(&e, "d/g", DC_CACHED, NULL), -EAGAIN, "d/g: -EAGAIN");
+	is(walk_id(&e, "d/nope", DC_CACHED, NULL), -EAGAIN, "d/nope: -EAGAIN");
+	is(walk_id(&e, "x/y", DC_CACHED, NULL), 0,
+	   "x/y (outside the subtree) still cached");
+
+	/* The subtree's cached children are gone, not just d. */
+	calls = mb_calls(e.mb, DC_BE_LOOKUP);
+	is(walk_id(&e, "d/e/f", 0, &id), 0, "d/e/f again");
+	is(mb_calls(e.mb, DC_BE_LOOKUP), calls + 3,
+	   "three backend lookups: d, e and f were all invalidated");
+	is(id, f, "f keeps its node id (the kernel still references it)");
+	is(nlookup_of(&e, f), 1, "and its kernel reference count");
+	calls = mb_calls(e.mb, DC_BE_LOOKUP);
+	is(walk_id(&e, "d/g", 0, NULL), 0, "d/g again");
+	is(mb_calls(e.mb, DC_BE_LOOKUP), calls + 1, "g was invalidated too");
+	is(dcache_forget(e.dc, f, 1), 0, "forget f");
+
+	/* A negative entry. */
+	is(lookup_id(&e, DC_ROOT_ID, "neg", 0, NULL), -ENOENT, "neg negative");
+	must(mb_create(e.mb, "neg", S_IFREG | 0644, NULL));
+	is(dcache_inval_entry(e.dc, DC_ROOT_ID, "neg", DC_SRC_WATCH), 0,
+	   "inval_entry of a negative entry");
+	is(lookup_id(&e, DC_ROOT_ID, "neg", 0, NULL), 0,
+	   "lookup sees the backend's new object");
+
+	/* Changed behind the cache: inval makes it visible. */
+	must(mb_unlink(e.mb, "x/y"));
+	is(walk_id(&e, "x/y", 0, NULL), 0, "x/y stale but cached");
+	is(dcache_inval_entry(e.dc, node_of(&e, "x"), "y", DC_SRC_WATCH), 0,
+	   "inval x/y");
+	is(walk_id(&e, "x/y", 0, NULL), -ENOENT, "x/y now -ENOENT");
+
+	is(dcache_inval_entry(e.dc, DC_ROOT_ID, "never", DC_SRC_USER), -ENOENT,
+	   "inval of an uncached name: -ENOENT");
+	{
+		int r = dcache_inval_entry(e.dc, 424242, "x", DC_SRC_USER);
+
+		ok(r == -ESTALE || r == -ENOENT,
+		   "inval under an unknown id: -ESTALE or -ENOENT (%d)", r);
+	}
+	env_fini(&e);
+}
+
+static void test_inval_all(void)
+{
+	struct dcache_stats s0, s1;
+	struct dc_attr a;
+	uint64_t calls;
+	struct env e;
+
+	env_init(&e);
+	inval_tree(&e);
+	if (!env_start(&e))
+		return;
+	node_of(&e, "d/e/f");
+	node_of(&e, "d/g");
+	node_of(&e, "x/y");
+	lookup_id(&e, DC_ROOT_ID, "neg", 0, NULL);
+	is(walk_id(&e, "x/y", DC_CACHED, NULL), 0, "x/y cached");
+
+	must(mb_unlink(e.mb, "d/g"));
+	must(mb_create(e.mb, "neg", S_IFREG | 0644, NULL));
+	s0 = stats_of(&e);
+	dcache_inval_all(e.dc, DC_SRC_WATCH);
+	s1 = stats_of(&e);
+	ok(s1.invalidations[DC_SRC_WATCH] > s0.invalidations[DC_SRC_WATCH],
+	   "stats: watch invalidation counted");
+	is(walk_id(&e, "d", DC_CACHED, NULL), -EAGAIN, "d not cached");
+	is(walk_id(&e, "d/e/f", DC_CACHED, NULL), -EAGAIN, "d/e/f not cached");
+	is(walk_id(&e, "x/y", DC_CACHED, NULL), -EAGAIN, "x/y not cached");
+	is(walk_id(&e, "neg", DC_CACHED, NULL), -EAGAIN, "neg not cached");
+	is(dcache_getattr(e.dc, DC_ROOT_ID, 0, &a), 0, "the root survives");
+	is(walk_id(&e, "", DC_CACHED, NULL), 0, "walk \"\" still answers");
+
+	calls = mb_calls(e.mb, DC_BE_LOOKUP);
+	is(walk_id(&e, "d/g", 0, NULL), -ENOENT, "d/g: the backend's answer");
+	is(walk_id(&e, "neg", 0, NULL), 0, "neg: the backend's answer");
+	is(walk_id(&e, "d/e/f", 0, NULL), 0, "d/e/f found again");
+	is(mb_calls(e.mb, DC_BE_LOOKUP), calls + 5,
+	   "every component looked up again (d, g, neg, e, f)");
+	env_fini(&e);
+}
+
+static void test_inval_inode(void)
+{
+	struct dc_attr a, want;
+	uint64_t id = 0, calls;
+	struct env e;
+
+	env_init(&e);
+	must(mb_create(e.mb, "f", S_IFREG | 0644, &want));
+	if (!env_start(&e))
+		return;
+	is(lookup_id(&e, DC_ROOT_ID, "f", 0, &id), 0, "lookup f");
+	want.size = 4096;
+	must(mb_setattr(e.mb, "f", &want));
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr");
+	is(a.size, 0, "stale size before the invalidation");
+	is(dcache_inval_inode(e.dc, id, DC_INVAL_ATTR, DC_SRC_WATCH), 0,
+	   "inval_inode ATTR");
+	is(dcache_getattr(e.dc, id, DC_CACHED, &a), -EAGAIN,
+	   "DC_CACHED getattr: -EAGAIN");
+	calls = mb_calls(e.mb, DC_BE_GETATTR);
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr refreshes");
+	is(a.size, 4096, "new size");
+	is(mb_calls(e.mb, DC_BE_GETATTR), calls + 1, "one backend getattr");
+	is(lookup_id(&e, DC_ROOT_ID, "f", DC_CACHED, NULL), 0,
+	   "the entry itself stayed cached");
+	is(dcache_inval_inode(e.dc, 424242, DC_INVAL_ATTR, DC_SRC_USER),
+	   -ESTALE, "inval_inode of an unknown id: -ESTALE");
+	env_fini(&e);
+}
+
+int main(void)
+{
+	dcache_thread_enter();
+	test_inval_entry();
+	test_inval_all();
+	test_inval_inode();
+	dcache_thread_exit();
+	return tap_done();
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/unit/test_readdir.c - dcache_readdir: listing through the backend,
+ * resuming at a position, caching the entries it saw (readdirplus).
+ */
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "unit.h"
+
+#define NENT 300
+
+struct listing {
+	unsigned n, stop_after; /* 0: never stop */
+	unsigned seen[NENT];	/* by index in the name */
+	unsigned other, no_attr, bad_attr;
+	struct membackend *mb;
+	const char *dir;
+};
+
+static int fill(void *ctx, const char *name, size_t len,
+		const struct dc_attr *attr)
+{
+	struct listing *l = ctx;
+	char path[64], buf[DC_NAME_MAX + 1];
+	struct dc_attr want;
+	int idx;
+
+	if (l->stop_after && l->n == l->stop_after)
+		return 1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (len != strlen(buf) || sscanf(buf, "e%d", &idx) != 1 || idx < 0 ||
+	    idx >= NENT) {
+		l->other++;
+		return 0;
+	}
+	l->seen[idx]++;
+	l->n++;
+	if (!attr) {
+		l->no_attr++;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", l->dir, buf);
+	if (mb_stat(l->mb, path, &want) || want.ino != attr->ino ||
+	    want.mode != attr->mode)
+		l->bad_attr++;
+	return 0;
+}
+
+static unsigned count_seen(const struct listing *l, unsigned times)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < NENT; i++)
+		n += l->seen[i] == times;
+	return n;
+}
+
+static void test_readdir(void)
+{
+	struct listing l;
+	char path[64];
+	uint64_t d = 0, calls;
+	off_t pos, end;
+	unsigned i, cached;
+	struct env e;
+
+	env_init(&e);
+	must(mb_create(e.mb, "d", S_IFDIR | 0755, NULL));
+	for (i = 0; i < NENT; i++) {
+		snprintf(path, sizeof(path), "d/e%u", i);
+		if (i % 3 == 0)
+			must(mb_create(e.mb, path, S_IFDIR | 0755, NULL));
+		else if (i % 3 == 1)
+			must(mb_symlink(e.mb, path, "t", NULL));
+		else
+			must(mb_create(e.mb, path, S_IFREG | 0644, NULL));
+	}
+	if (!env_start(&e))
+		return;
+	is(lookup_id(&e, DC_ROOT_ID, "d", 0, &d), 0, "lookup d");
+
+	memset(&l, 0, sizeof(l));
+	l.mb = e.mb;
+	l.dir = "d";
+	calls = mb_calls(e.mb, DC_BE_READDIR);
+	end = dcache_readdir(e.dc, d, 0, fill, &l);
+	ok(end > 0, "readdir returns the end position (%lld)", (long long)end);
+	ok(mb_calls(e.mb, DC_BE_READDIR) > calls, "through the backend");
+	is(count_seen(&l, 1), NENT, "every entry listed exactly once");
+	is(l.other, 0, "nothing else listed (no . or ..)");
+	is(l.no_attr, 0, "membackend gives attributes");
+	is(l.bad_attr, 0, "attributes are right");
+
+	cached = 0;
+	calls = mb_calls_all(e.mb);
+	for (i = 0; i < NENT; i++) {
+		struct dc_result res;
+
+		snprintf(path, sizeof(path), "e%u", i);
+		memset(&res, 0, sizeof(res));
+		if (!dcache_lookup(e.dc, d, path, DC_CACHED | DC_WANT_ATTR,
+				   &res) &&
+		    res.nodeid && (i % 3 != 0 || S_ISDIR(res.attr.mode)))
+			cached++;
+	}
+	is(cached, NENT, "readdir cached every entry with its attributes");
+	is(mb_calls_all(e.mb), calls, "lookups after readdir: no backend call");
+	{
+		uint64_t id = 0;
+
+		is(lookup_id(&e, d, "e0", 0, &id), 0, "e0");
+		is(nlookup_of(&e, id), 0, "readdir took no kernel reference");
+	}
+
+	/* At the end: nothing more. */
+	memset(&l, 0, sizeof(l));
+	l.mb = e.mb;
+	l.dir = "d";
+	is(dcache_readdir(e.dc, d, end, fill, &l), end,
+	   "readdir from the end returns the end");
+	is(l.n, 0, "and lists nothing");
+
+	/* Stop (buffer full) and resume. */
+	memset(&l, 0, sizeof(l));
+	l.mb = e.mb;
+	l.dir = "d";
+	l.stop_after = 100;
+	pos = dcache_readdir(e.dc, d, 0, fill, &l);
+	ok(pos > 0 && pos < end, "stopped at %lld", (long long)pos);
+	is(l.n, 100, "100 entries taken");
+	l.stop_after = 0;
+	for (i = 0; i < 10 && pos >= 0 && pos < end; i++)
+		pos = dcache_readdir(e.dc, d, pos, fill, &l);
+	is(pos, end, "resumed to the end");
+	is(count_seen(&l, 1), NENT,
+	   "stop + resume lists every entry exactly once");
+
+	/* Errors. */
+	mb_inject(e.mb, DC_BE_READDIR, NULL, -EIO, 1);
+	memset(&l, 0, sizeof(l));
+	l.mb = e.mb;
+	l.dir = "d";
+	is(dcache_readdir(e.dc, d, 0, fill, &l), -EIO,
+	   "backend EIO propagates");
+	is(dcache_readdir(e.dc, 424242, 0, fill, &l), -ESTALE,
+	   "unknown id: -ESTALE");
+	{
+		uint64_t f = 0;
+
+		is(lookup_id(&e, d, "e2", 0, &f), 0, "lookup file e2");
+		is(dcache_readdir(e.dc, f, 0, fill, &l), -ENOTDIR,
+		   "readdir of a file: -ENOTDIR");
+	}
+	env_fini(&e);
+}
+
+int main(void)
+{
+	dcache_thread_enter();
+	test_readdir();
+	dcache_thread_exit();
+	return tap_done();
+}
