@@ -333,6 +333,8 @@ void dc_inode_put(struct dc_inode *inode);
 uint64_t dc_inode_nodeid(const struct dc_inode *inode);
 uint64_t dc_inode_generation(const struct dc_inode *inode);
 void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino);
+/* The object's type (mode & S_IFMT); immutable. */
+mode_t dc_inode_type(const struct dc_inode *inode);
 /* Current kernel lookup count (atomic read; for tests and statistics). */
 uint64_t dc_inode_nlookup(const struct dc_inode *inode);
 /* Backend's private pointer.  set returns the winner when already set. */

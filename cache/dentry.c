@@ -534,6 +534,7 @@ void d_invalidate(struct dentry *d, enum dc_inval_src src)
 void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
 {
 	struct dentry *parent = d->d_parent, *x, *c;
+	struct cds_list_head *pos;
 	struct dvec stack = { 0 };
 	uint64_t n = 0;
 
@@ -553,7 +554,8 @@ void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
 	while (stack.n) {
 		x = stack.v[--stack.n];
 		lockref_lock(&x->d_ref);
-		cds_list_for_each_entry(c, &x->d_subdirs, d_child) {
+		cds_list_for_each(pos, &x->d_subdirs) {
+			c = cds_list_entry(pos, struct dentry, d_child);
 			lockref_lock(&c->d_ref);
 			if (!lockref_is_dead(&c->d_ref)) {
 				if (d_unhash_both_locked(c))

@@ -379,10 +379,13 @@ void i_del_alias(struct dc_inode *inode, struct dentry *d)
 void i_free_all(struct dcache *dc)
 {
 	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
 	struct dc_inode *inode;
 
 	rcu_read_lock();
-	cds_lfht_for_each_entry(dc->ids, &it, inode, i_idnode) {
+	/* plain iteration: the _entry macros form a pointer from NULL */
+	cds_lfht_for_each(dc->ids, &it, node) {
+		inode = caa_container_of(node, struct dc_inode, i_idnode);
 		cds_lfht_del(dc->ids, &inode->i_idnode);
 		if (!(inode->i_flags & I_UNKEYED))
 			cds_lfht_del(dc->inodes, &inode->i_keynode);
@@ -437,6 +440,11 @@ void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino)
 	*ino = inode->i_ino;
 }
 
+mode_t dc_inode_type(const struct dc_inode *inode)
+{
+	return (mode_t)inode->i_type;
+}
+
 uint64_t dc_inode_nlookup(const struct dc_inode *inode)
 {
 	return __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED);
@@ -461,9 +469,13 @@ void *dc_inode_set_private(struct dc_inode *inode, void *private)
 struct dentry *dc_inode_alias(struct dc_inode *inode)
 {
 	struct dentry *d, *found = NULL;
+	struct cds_list_head *pos;
 
 	lockref_lock(&inode->i_ref);
-	cds_list_for_each_entry(d, &inode->i_aliases, d_alias) {
+	/* plain iteration: the _entry macros would form a dentry pointer
+	 * from the (not 64-byte aligned) list head */
+	cds_list_for_each(pos, &inode->i_aliases) {
+		d = cds_list_entry(pos, struct dentry, d_alias);
 		/* prefer a hashed alias; any live one will do */
 		if (lockref_is_dead(&d->d_ref))
 			continue;

@@ -60,6 +60,14 @@ static void test_inval_entry(void)
 	is(mb_calls(e.mb, DC_BE_LOOKUP), calls + 1, "g was invalidated too");
 	is(dcache_forget(e.dc, f, 1), 0, "forget f");
 
+	/* Kernel reference outliving its entry: the last forget frees. */
+	is(walk_id(&e, "d/g", DC_WANT_KREF, &id), 0, "kref on d/g");
+	is(dcache_inval_entry(e.dc, node_of(&e, "d"), "g", DC_SRC_USER), 0,
+	   "inval d/g");
+	is(nlookup_of(&e, id), 1, "d/g's id still valid");
+	is(dcache_forget(e.dc, id, 1), 0, "forget it");
+	is(nlookup_of(&e, id), -1, "the id is gone with the last forget");
+
 	/* A negative entry. */
 	is(lookup_id(&e, DC_ROOT_ID, "neg", 0, NULL), -ENOENT, "neg negative");
 	must(mb_create(e.mb, "neg", S_IFREG | 0644, NULL));

@@ -239,6 +239,50 @@ out:
 	env_fini(&e);
 }
 
+/*
+ * dcache_free with kernel references still counted (an unmount: the kernel
+ * drops them all at once) frees everything; the ASan build checks leaks.
+ */
+static void test_free_with_krefs(void)
+{
+	struct dc_inode *inode;
+	uint64_t f = 0, d = 0;
+	struct env e;
+
+	env_init(&e);
+	must(mb_create(e.mb, "d", S_IFDIR | 0755, NULL));
+	must(mb_create(e.mb, "d/f", S_IFREG | 0644, NULL));
+	must(mb_create(e.mb, "g", S_IFREG | 0644, NULL));
+	if (!env_start(&e))
+		return;
+	is(walk_id(&e, "d", DC_WANT_KREF, &d), 0, "kref on d");
+	is(walk_id(&e, "d/f", DC_WANT_KREF, &f), 0, "kref on d/f");
+	is(walk_id(&e, "d/f", DC_WANT_KREF, NULL), 0, "second kref on d/f");
+	is(lookup_id(&e, DC_ROOT_ID, "neg", 0, NULL), -ENOENT, "a negative");
+
+	/* Removed but referenced by the kernel: no alias left. */
+	is(lookup_id(&e, DC_ROOT_ID, "g", DC_WANT_KREF, NULL), 0, "kref on g");
+	must(mb_unlink(e.mb, "g"));
+	ok(dcache_inode_get(e.dc, 0) == NULL, "dcache_inode_get(0) is NULL");
+	{
+		uint64_t g = 0;
+
+		lookup_id(&e, DC_ROOT_ID, "g", DC_CACHED, &g);
+		inode = dcache_inode_get(e.dc, g);
+	}
+	is(dcache_remove(e.dc, DC_ROOT_ID, "g"), 0, "remove g");
+	if (ok(inode != NULL, "g's inode held")) {
+		struct dentry *al = dc_inode_alias(inode);
+
+		ok(al == NULL, "removed: dc_inode_alias is NULL");
+		dentry_put(al);
+		is(dc_inode_nlookup(inode), 1, "the kernel still counts it");
+		dc_inode_put(inode);
+	}
+	env_fini(&e);
+	ok(1, "dcache_free with kernel references held (see ASan)");
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -247,6 +291,7 @@ int main(void)
 	test_kref_forget();
 	test_hard_links();
 	test_private();
+	test_free_with_krefs();
 	dcache_thread_exit();
 	return tap_done();
 }

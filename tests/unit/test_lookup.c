@@ -368,6 +368,30 @@ static void test_ttl_zero(void)
 	is(lookup_id(&e, DC_ROOT_ID, "n", 0, &id2), 0,
 	   "created behind the cache: found");
 	ok(id2 != 0 && id2 != id1, "with a new node id");
+
+	/* A cached directory with children replaced by a file. */
+	must(mb_create(e.mb, "d", S_IFDIR | 0755, NULL));
+	must(mb_create(e.mb, "d/x", S_IFREG | 0644, NULL));
+	is(walk_id(&e, "d/x", 0, NULL), 0, "d/x found");
+	must(mb_unlink(e.mb, "d/x"));
+	must(mb_rmdir(e.mb, "d"));
+	must(mb_create(e.mb, "d", S_IFREG | 0644, NULL));
+	is(walk_id(&e, "d/x", 0, NULL), -ENOTDIR,
+	   "d replaced by a file behind the cache: d/x -ENOTDIR");
+	{
+		struct dc_result res;
+
+		memset(&res, 0, sizeof(res));
+		is(dcache_walk(e.dc, "d", DC_WANT_ATTR, &res), 0, "walk d");
+		ok(S_ISREG(res.attr.mode), "d is a file now");
+	}
+
+	/* A revalidation error propagates and is not cached. */
+	mb_inject(e.mb, DC_BE_LOOKUP, "n", -EIO, 1);
+	mb_inject(e.mb, DC_BE_GETATTR, "n", -EIO, 1);
+	is(lookup_id(&e, DC_ROOT_ID, "n", 0, NULL), -EIO,
+	   "revalidation EIO propagates");
+	is(lookup_id(&e, DC_ROOT_ID, "n", 0, NULL), 0, "then works");
 	env_fini(&e);
 }
 
@@ -419,6 +443,37 @@ static void test_ttl_expiry(void)
 	env_fini(&e);
 }
 
+static void test_slow_stats_and_link(void)
+{
+	struct dcache_stats s0, s1;
+	struct dc_result res;
+	char buf[16];
+	struct env e;
+
+	env_init(&e);
+	must(mb_symlink(e.mb, "l", "dest", NULL));
+	if (!env_start(&e))
+		return;
+	s0 = stats_of(&e);
+	memset(&res, 0, sizeof(res));
+	memset(buf, 'X', sizeof(buf));
+	res.link = buf;
+	res.link_size = sizeof(buf);
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "l", DC_WANT_LINK | DC_WANT_ATTR,
+			 &res),
+	   0, "lookup of a symlink with DC_WANT_LINK (miss)");
+	is(res.link_len, 4, "link_len");
+	is_str(buf, "dest", "target");
+	ok(S_ISLNK(res.attr.mode), "attributes of the link");
+	s1 = stats_of(&e);
+	ok(s1.slow[DC_OP_LOOKUP] > s0.slow[DC_OP_LOOKUP],
+	   "stats: the miss counts as slow");
+	is(s1.hits[DC_OP_LOOKUP], s0.hits[DC_OP_LOOKUP], "stats: not a hit");
+	is(s1.backend_calls[DC_BE_LOOKUP] - s0.backend_calls[DC_BE_LOOKUP], 1,
+	   "stats: one backend lookup");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -430,6 +485,7 @@ int main(void)
 	test_backend_errors();
 	test_ttl_zero();
 	test_ttl_expiry();
+	test_slow_stats_and_link();
 	dcache_thread_exit();
 	return tap_done();
 }

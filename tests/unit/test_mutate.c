@@ -328,6 +328,73 @@ static void test_rename_flags(void)
 	env_fini(&e);
 }
 
+static void test_more_renames(void)
+{
+	uint64_t a, b, f, g, id;
+	struct dc_attr la;
+	int r;
+	struct env e;
+
+	env_init(&e);
+	rename_tree(&e);
+	if (!env_start(&e))
+		return;
+	a = node_of(&e, "a");
+	b = node_of(&e, "b");
+	f = node_of(&e, "a/f");
+	ok(a && b && f, "warm a, b, a/f");
+
+	/* Across directories onto a cached negative entry. */
+	is(walk_id(&e, "b/neg", 0, NULL), -ENOENT, "b/neg negative");
+	must(mb_rename(e.mb, "a/f", "b/neg", 0));
+	is(dcache_rename(e.dc, a, "f", b, "neg", 0), 0, "a/f -> b/neg");
+	is(walk_id(&e, "b/neg", DC_CACHED, &id), 0, "b/neg positive");
+	is(id, f, "is the old a/f");
+	is(walk_id(&e, "a/f", 0, NULL), -ENOENT, "a/f gone");
+
+	/* EXCHANGE with an uncached side: answers stay right. */
+	must(mb_create(e.mb, "b/unc", S_IFDIR | 0755, NULL));
+	must(mb_rename(e.mb, "b/neg", "b/unc", DC_RENAME_EXCHANGE));
+	dcache_rename(e.dc, b, "neg", b, "unc", DC_RENAME_EXCHANGE);
+	{
+		struct dc_result res;
+		struct dc_attr fa;
+
+		must(mb_stat(e.mb, "b/unc", &fa));
+		memset(&res, 0, sizeof(res));
+		is(dcache_walk(e.dc, "b/unc", DC_WANT_ATTR, &res), 0, "b/unc");
+		is(res.attr.ino, fa.ino, "b/unc is the file");
+		ok(S_ISREG(res.attr.mode), "a regular file");
+		id = res.nodeid;
+	}
+	{
+		struct dc_result res;
+
+		memset(&res, 0, sizeof(res));
+		is(dcache_walk(e.dc, "b/neg", DC_WANT_ATTR, &res), 0, "b/neg");
+		ok(S_ISDIR(res.attr.mode), "b/neg is the directory");
+	}
+
+	/* Instantiating a hard link gives the same node id. */
+	must(mb_link(e.mb, "b/unc", "b/link", &la));
+	is(dcache_instantiate(e.dc, b, "link", &la, NULL, 0, NULL), 0,
+	   "instantiate a hard link");
+	is(walk_id(&e, "b/link", DC_CACHED, &g), 0, "b/link cached");
+	is(g, id, "shares the node id of b/unc");
+
+	/* Lookup in a directory removed while the kernel references it. */
+	must(mb_create(e.mb, "gone", S_IFDIR | 0755, NULL));
+	is(lookup_id(&e, DC_ROOT_ID, "gone", DC_WANT_KREF, &g), 0,
+	   "kref on directory gone");
+	must(mb_rmdir(e.mb, "gone"));
+	is(dcache_remove(e.dc, DC_ROOT_ID, "gone"), 0, "remove gone");
+	r = lookup_id(&e, g, "x", 0, NULL);
+	ok(r == -ENOENT || r == -ESTALE,
+	   "lookup in a removed directory: -ENOENT or -ESTALE (%d)", r);
+	is(dcache_forget(e.dc, g, 1), 0, "forget gone");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -336,6 +403,7 @@ int main(void)
 	test_rename_file();
 	test_rename_dir();
 	test_rename_flags();
+	test_more_renames();
 	dcache_thread_exit();
 	return tap_done();
 }

@@ -41,7 +41,7 @@ static int fill(void *ctx, const char *name, size_t len,
 		l->no_attr++;
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/%s", l->dir, buf);
+	snprintf(path, sizeof(path), "%s%s%s", l->dir, *l->dir ? "/" : "", buf);
 	if (mb_stat(l->mb, path, &want) || want.ino != attr->ino ||
 	    want.mode != attr->mode)
 		l->bad_attr++;
@@ -156,10 +156,48 @@ static void test_readdir(void)
 	env_fini(&e);
 }
 
+/* Readdir's attributes replace stale cached entries (instantiate rules). */
+static void test_readdir_replaces(void)
+{
+	struct dc_result res;
+	struct dc_attr xa;
+	struct listing l;
+	uint64_t x0 = 0;
+	struct env e;
+
+	env_init(&e);
+	must(mb_create(e.mb, "x", S_IFREG | 0644, NULL));
+	if (!env_start(&e))
+		return;
+	is(lookup_id(&e, DC_ROOT_ID, "x", 0, &x0), 0, "x cached");
+	is(lookup_id(&e, DC_ROOT_ID, "e7", 0, NULL), -ENOENT,
+	   "e7 cached negative");
+	must(mb_unlink(e.mb, "x"));
+	must(mb_create(e.mb, "x", S_IFDIR | 0700, &xa));
+	must(mb_create(e.mb, "e7", S_IFREG | 0644, NULL));
+
+	memset(&l, 0, sizeof(l));
+	l.mb = e.mb;
+	l.dir = "";
+	ok(dcache_readdir(e.dc, DC_ROOT_ID, 0, fill, &l) > 0, "readdir /");
+	is(l.n, 1, "e7 listed");
+	is(l.other, 1, "x listed");
+	memset(&res, 0, sizeof(res));
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "x", DC_CACHED | DC_WANT_ATTR, &res),
+	   0, "x cached after readdir");
+	is(res.attr.ino, xa.ino, "x is the new object");
+	ok(S_ISDIR(res.attr.mode), "a directory now");
+	ok(res.nodeid != x0, "with a new node id");
+	is(lookup_id(&e, DC_ROOT_ID, "e7", DC_CACHED, NULL), 0,
+	   "e7's negative entry replaced by readdir");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
 	test_readdir();
+	test_readdir_replaces();
 	dcache_thread_exit();
 	return tap_done();
 }

@@ -265,6 +265,19 @@ static void test_dentries(void)
 	dentry_put(a);
 	is(walk_id(&e, "a/b/c", DC_CACHED, &id), 0, "still cached after puts");
 	is(id, c, "same node");
+
+	/* A held dentry that gets invalidated is no longer hashed. */
+	memset(&res, 0, sizeof(res));
+	is(dcache_walk(e.dc, "a/b/c", DC_WANT_DENTRY, &res), 0,
+	   "hold a/b/c again");
+	is(dcache_inval_entry(e.dc, node_of(&e, "a"), "b", DC_SRC_USER), 0,
+	   "invalidate a/b");
+	if (res.dentry) {
+		is(dentry_path(res.dentry, buf, sizeof(buf)), -ENOENT,
+		   "dentry_path of an unhashed dentry: -ENOENT");
+		dentry_put(res.dentry);
+	}
+	is(walk_id(&e, "a/b/c", 0, &id), 0, "a/b/c looked up again");
 out:
 	env_fini(&e);
 }

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/backing.c - reaching SOURCE: the dcache backend ops, a bounded cache
+ * of directory fds, and verified access to single objects.
+ *
+ * Never one fd per inode (DESIGN.md §7): only directories get an fd, kept
+ * in an LRU bounded by max_fds; files are reached by name relative to their
+ * parent's fd.  A directory fd is opened from the root fd with openat2 and
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, so nothing
+ * planted in SOURCE (a symlink, "..", a magic link) can lead outside it,
+ * and every fd is checked against the (st_dev, st_ino) the cache knows, so
+ * an object swapped underneath is detected (-ESTALE) instead of used.
+ *
+ * Locking: fdc_lock (a mutex) protects every fdent's fd, refs and lru
+ * linkage, fdc_lru and fdc_open.  It is never held across a syscall that
+ * can block for long except close() of evicted fds, and never inside an
+ * RCU read section.  An fdent hangs on its directory inode
+ * (dc_inode_set_private) and is freed by the backend release op when the
+ * inode goes, which cannot happen while a borrower holds the inode.
+ */
+#include "rcufs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <urcu/list.h>
+
+struct fdent {
+	struct dc_inode *inode;   /* immutable; borrowers hold a reference */
+	uint64_t dev, ino;        /* immutable: the key to verify against */
+	int fd;                   /* fdc_lock; -1 when closed */
+	unsigned refs;            /* fdc_lock; borrowers */
+	struct cds_list_head lru; /* fdc_lock; on fdc_lru while fd >= 0 */
+};
+
+static pthread_mutex_t fdc_lock = PTHREAD_MUTEX_INITIALIZER;
+static CDS_LIST_HEAD(fdc_lru); /* fdc_lock; head = most recently used */
+static unsigned fdc_open;      /* fdc_lock */
+static unsigned fdc_max = 1024;
+
+int backing_init(unsigned max_fds)
+{
+	fdc_max = max_fds ? max_fds : 1;
+	return 0;
+}
+
+void backing_fini(void)
+{
+}
+
+unsigned backing_open_fds(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fdc_lock);
+	n = fdc_open;
+	pthread_mutex_unlock(&fdc_lock);
+	return n;
+}
+
+void backing_proc_path(int fd, char buf[64])
+{
+	snprintf(buf, 64, "/proc/self/fd/%d", fd);
+}
+
+static int verify(int fd, uint64_t dev, uint64_t ino, struct stat *out)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+		return -ESTALE; /* replaced underneath */
+	if (out)
+		*out = st;
+	return 0;
+}
+
+/* Open the directory @inode names, beneath the root, with no symlinks. */
+static int open_dir(struct dc_inode *inode, uint64_t dev, uint64_t ino)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	struct dentry *d = dc_inode_alias(inode);
+	char *path;
+	ssize_t n;
+	int fd, err;
+
+	if (!d)
+		return -ESTALE;
+	path = malloc(PATH_MAX);
+	if (!path) {
+		dentry_put(d);
+		return -ENOMEM;
+	}
+	n = dentry_path(d, path, PATH_MAX);
+	dentry_put(d);
+	if (n < 0) {
+		free(path);
+		return n == -ENOENT ? -ESTALE : (int)n;
+	}
+	fd = (int)syscall(SYS_openat2, rfs.root_fd, n ? path : ".", &how,
+			  sizeof(how));
+	err = fd < 0 ? -errno : 0;
+	free(path);
+	if (err)
+		/* ELOOP: a component became a symlink; ENOENT/ENOTDIR: gone */
+		return err == -ELOOP || err == -ENOENT || err == -ENOTDIR ||
+				       err == -EXDEV
+			       ? -ESTALE
+			       : err;
+	err = verify(fd, dev, ino, NULL);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Caller holds fdc_lock.  Close unborrowed fds beyond the bound. */
+static void evict_locked(int *victims, unsigned *nv, unsigned cap)
+{
+	struct cds_list_head *pos = fdc_lru.prev, *prev;
+	struct fdent *e;
+
+	/* from the cold end; borrowed fds stay */
+	for (; pos != &fdc_lru && fdc_open > fdc_max && *nv < cap; pos = prev) {
+		prev = pos->prev;
+		e = cds_list_entry(pos, struct fdent, lru);
+		if (e->refs)
+			continue;
+		victims[(*nv)++] = e->fd;
+		e->fd = -1;
+		cds_list_del_init(&e->lru);
+		fdc_open--;
+	}
+}
+
+int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
+{
+	struct dc_inode *inode;
+	struct fdent *e, *mine;
+	int victims[8], newfd = -1, extra = -1;
+	unsigned nv = 0, i;
+
+	*ref = NULL;
+	if (nodeid == DC_ROOT_ID) {
+		*fd = rfs.root_fd;
+		return 0;
+	}
+	inode = dcache_inode_get(rfs.dc, nodeid);
+	if (!inode)
+		return -ESTALE;
+	if (dc_inode_type(inode) != S_IFDIR) {
+		dc_inode_put(inode);
+		return -ENOTDIR;
+	}
+	e = dc_inode_private(inode);
+	if (!e) {
+		mine = calloc(1, sizeof(*mine));
+		if (!mine) {
+			dc_inode_put(inode);
+			return -ENOMEM;
+		}
+		mine->inode = inode;
+		dc_inode_key(inode, &mine->dev, &mine->ino);
+		mine->fd = -1;
+		CDS_INIT_LIST_HEAD(&mine->lru);
+		e = dc_inode_set_private(inode, mine);
+		if (e != mine)
+			free(mine);
+	}
+	pthread_mutex_lock(&fdc_lock);
+	if (e->fd < 0) {
+		pthread_mutex_unlock(&fdc_lock);
+		/* open without the lock: it walks a path in the kernel */
+		newfd = open_dir(inode, e->dev, e->ino);
+		if (newfd < 0) {
+			dc_inode_put(inode);
+			return newfd;
+		}
+		pthread_mutex_lock(&fdc_lock);
+		if (e->fd < 0) {
+			e->fd = newfd;
+			fdc_open++;
+		} else {
+			extra = newfd; /* another thread opened it meanwhile */
+		}
+	}
+	e->refs++;
+	cds_list_del(&e->lru);
+	cds_list_add(&e->lru, &fdc_lru);
+	*fd = e->fd;
+	evict_locked(victims, &nv, 8);
+	pthread_mutex_unlock(&fdc_lock);
+	for (i = 0; i < nv; i++)
+		close(victims[i]);
+	if (extra >= 0)
+		close(extra);
+	*ref = e; /* keeps our inode reference until backing_put_dir */
+	return 0;
+}
+
+void backing_put_dir(struct fdent *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&fdc_lock);
+	e->refs--;
+	pthread_mutex_unlock(&fdc_lock);
+	dc_inode_put(e->inode);
+}
+
+/* The dcache frees a directory inode: drop its fd.  No borrowers exist. */
+static void backing_release(void *backend, struct dc_inode *inode, void *priv)
+{
+	struct fdent *e = priv;
+	int fd;
+
+	(void)backend;
+	(void)inode;
+	pthread_mutex_lock(&fdc_lock);
+	fd = e->fd;
+	if (fd >= 0) {
+		cds_list_del(&e->lru);
+		fdc_open--;
+	}
+	pthread_mutex_unlock(&fdc_lock);
+	if (fd >= 0)
+		close(fd);
+	free(e);
+}
+
+/* Parent fd and name of dentry @d (referenced). */
+static int locate_dentry(struct dentry *d, int *dirfd, char *name,
+			 struct fdent **ref)
+{
+	struct dentry *p = dentry_parent(d);
+	struct dc_inode *pi;
+	int err;
+
+	*ref = NULL;
+	if (p == d) { /* the root */
+		dentry_put(p);
+		*dirfd = rfs.root_fd;
+		name[0] = '\0';
+		return 0;
+	}
+	pi = dentry_inode(p);
+	dentry_put(p);
+	if (!pi)
+		return -ESTALE;
+	dentry_name_copy(d, name);
+	err = backing_get_dir(dc_inode_nodeid(pi), dirfd, ref);
+	dc_inode_put(pi);
+	return err;
+}
+
+int backing_locate(uint64_t nodeid, int *dirfd, char *name,
+		   struct fdent **ref)
+{
+	struct dc_inode *inode;
+	struct dentry *d;
+	int err;
+
+	*ref = NULL;
+	if (nodeid == DC_ROOT_ID) {
+		*dirfd = rfs.root_fd;
+		name[0] = '\0';
+		return 0;
+	}
+	inode = dcache_inode_get(rfs.dc, nodeid);
+	if (!inode)
+		return -ESTALE;
+	d = dc_inode_alias(inode);
+	dc_inode_put(inode);
+	if (!d)
+		return -ESTALE;
+	err = locate_dentry(d, dirfd, name, ref);
+	dentry_put(d);
+	return err;
+}
+
+static int key_of(uint64_t nodeid, uint64_t *dev, uint64_t *ino)
+{
+	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
+
+	if (!inode)
+		return -ESTALE;
+	dc_inode_key(inode, dev, ino);
+	dc_inode_put(inode);
+	return 0;
+}
+
+static int open_verified(uint64_t nodeid, int flags, struct stat *st)
+{
+	char name[NAME_MAX + 1];
+	struct fdent *ref;
+	uint64_t dev, ino;
+	int dirfd, fd, err;
+
+	if (flags & O_CREAT)
+		return -EINVAL;
+	err = key_of(nodeid, &dev, &ino);
+	if (err)
+		return err;
+	err = backing_locate(nodeid, &dirfd, name, &ref);
+	if (err)
+		return err;
+	fd = openat(dirfd, name[0] ? name : ".", flags | O_NOFOLLOW | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	backing_put_dir(ref);
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	err = verify(fd, dev, ino, st);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int backing_open_path(uint64_t nodeid, struct stat *st)
+{
+	return open_verified(nodeid, O_PATH, st);
+}
+
+int backing_open(uint64_t nodeid, int flags)
+{
+	return open_verified(nodeid, flags, NULL);
+}
+
+int backing_stat_at(int dirfd, const char *name, struct dc_attr *attr)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name[0] ? name : "", &st,
+		    AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+		return -errno;
+	dc_attr_from_stat(attr, &st);
+	return 0;
+}
+
+/* ---- the dcache backend ops ---- */
+
+static int be_lookup(void *backend, struct dentry *dir, const char *name,
+		     size_t len, struct dc_attr *attr)
+{
+	struct dc_inode *di = dentry_inode(dir);
+	char buf[NAME_MAX + 1];
+	struct fdent *ref;
+	int fd, err;
+
+	(void)backend;
+	if (!di)
+		return -ENOENT;
+	memcpy(buf, name, len); /* the walk's components are not terminated */
+	buf[len] = '\0';
+	err = backing_get_dir(dc_inode_nodeid(di), &fd, &ref);
+	dc_inode_put(di);
+	if (err)
+		return err == -ENOTDIR ? -ENOTDIR : err;
+	err = backing_stat_at(fd, buf, attr);
+	backing_put_dir(ref);
+	return err;
+}
+
+static int be_getattr(void *backend, struct dentry *d, struct dc_attr *attr)
+{
+	char name[NAME_MAX + 1];
+	struct fdent *ref;
+	int dirfd, err;
+
+	(void)backend;
+	err = locate_dentry(d, &dirfd, name, &ref);
+	if (err)
+		return err;
+	err = backing_stat_at(dirfd, name, attr);
+	backing_put_dir(ref);
+	return err;
+}
+
+static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
+			   size_t size)
+{
+	char name[NAME_MAX + 1];
+	struct fdent *ref;
+	ssize_t n;
+	int dirfd, err;
+
+	(void)backend;
+	err = locate_dentry(d, &dirfd, name, &ref);
+	if (err)
+		return err;
+	n = readlinkat(dirfd, name, buf, size);
+	if (n < 0)
+		n = -errno;
+	backing_put_dir(ref);
+	return n;
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static off_t be_readdir(void *backend, struct dentry *dir, off_t pos,
+			dc_filldir_t fill, void *ctx)
+{
+	struct dc_inode *di = dentry_inode(dir);
+	char *buf;
+	struct fdent *ref;
+	long n, i;
+	int fd, dfd, err, stop = 0;
+
+	(void)backend;
+	if (!di)
+		return -ENOENT;
+	err = backing_get_dir(dc_inode_nodeid(di), &fd, &ref);
+	dc_inode_put(di);
+	if (err)
+		return err;
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = dfd < 0 ? -errno : 0;
+	backing_put_dir(ref);
+	if (err)
+		return err;
+	buf = malloc(32768);
+	if (!buf) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	if (lseek(dfd, pos, SEEK_SET) < 0) {
+		err = -errno;
+		goto out;
+	}
+	while (!stop && (n = syscall(SYS_getdents64, dfd, buf, 32768)) > 0) {
+		for (i = 0; i < n && !stop;) {
+			struct linux_dirent64 *de = (void *)(buf + i);
+			size_t len = strlen(de->d_name);
+
+			i += de->d_reclen;
+			if ((len == 1 && de->d_name[0] == '.') ||
+			    (len == 2 && !strcmp(de->d_name, ".."))) {
+				pos = de->d_off;
+				continue;
+			}
+			err = fill(ctx, de->d_name, len, NULL);
+			if (err) {
+				stop = 1;
+				if (err > 0)
+					err = 0;
+				break;
+			}
+			pos = de->d_off;
+		}
+	}
+	if (!stop && n < 0)
+		err = -errno;
+out:
+	free(buf);
+	close(dfd);
+	return err ? err : pos;
+}
+
+const struct dc_backend_ops rfs_backing_ops = {
+	.lookup = be_lookup,
+	.getattr = be_getattr,
+	.readlink = be_readlink,
+	.readdir = be_readdir,
+	.release = backing_release,
+};

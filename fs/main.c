@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/main.c - command line, checks before mounting, the session loop.
+ *
+ * Every bad input is refused before anything is mounted, with one line on
+ * stderr naming the problem and a non-zero exit.
+ */
+#include "rcufs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef RCUFS_VERSION
+#define RCUFS_VERSION "unknown"
+#endif
+
+struct rcufs rfs = { .root_fd = -1 };
+
+static const struct fuse_lowlevel_ops rfs_ops = {
+	.init = rfs_init,
+	.destroy = rfs_destroy,
+	.lookup = rfs_lookup,
+	.forget = rfs_forget,
+	.forget_multi = rfs_forget_multi,
+	.getattr = rfs_getattr,
+	.setattr = rfs_setattr,
+	.readlink = rfs_readlink,
+	.access = rfs_access,
+	.statfs = rfs_statfs,
+	.mknod = rfs_mknod,
+	.mkdir = rfs_mkdir,
+	.unlink = rfs_unlink,
+	.rmdir = rfs_rmdir,
+	.symlink = rfs_symlink,
+	.rename = rfs_rename,
+	.link = rfs_link,
+	.opendir = rfs_opendir,
+	.readdir = rfs_readdir,
+	.readdirplus = rfs_readdirplus,
+	.releasedir = rfs_releasedir,
+	.fsyncdir = rfs_fsyncdir,
+	.open = rfs_open,
+	.create = rfs_create,
+	.read = rfs_read,
+	.write_buf = rfs_write_buf,
+	.flush = rfs_flush,
+	.release = rfs_release,
+	.fsync = rfs_fsync,
+	.getlk = rfs_getlk,
+	.setlk = rfs_setlk,
+	.flock = rfs_flock,
+	.fallocate = rfs_fallocate,
+	.copy_file_range = rfs_copy_file_range,
+	.lseek = rfs_lseek,
+	.setxattr = rfs_setxattr,
+	.getxattr = rfs_getxattr,
+	.listxattr = rfs_listxattr,
+	.removexattr = rfs_removexattr,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: rcufs [options] SOURCE MOUNTPOINT\n"
+"\n"
+"Mirror the directory SOURCE at MOUNTPOINT, answering metadata from an\n"
+"in-memory dentry cache.  Unmount with: fusermount3 -u MOUNTPOINT\n"
+"\n"
+"general options:\n"
+"    -f                     stay in the foreground\n"
+"    -d                     debug: log requests and capabilities (implies -f)\n"
+"    -s                     single-threaded\n"
+"    -h, --help             this help\n"
+"    -V, --version          print the version\n"
+"    -o opt[,opt...]        mount options, below\n"
+"\n"
+"FUSE options:\n"
+"    -o allow_other         let all users access the mount (needs root or\n"
+"                           user_allow_other in /etc/fuse.conf)\n"
+"    -o default_permissions the kernel checks permissions (default: on)\n"
+"    -o no_default_permissions  rcufs answers access checks instead\n"
+"    -o ro                  read-only mount\n"
+"    -o fsname=NAME         filesystem name in /proc/mounts (default: SOURCE)\n"
+"    -o subtype=NAME        filesystem subtype (default: rcufs)\n"
+"    -o auto_unmount        unmount when rcufs exits, even if killed\n"
+"\n"
+"rcufs options:\n"
+"    -o entry_timeout=S     kernel cache of names, seconds (default: 1)\n"
+"    -o attr_timeout=S      kernel cache of attributes, seconds (default: 1)\n"
+"    -o negative_timeout=S  kernel cache of missing names, seconds (default: 1)\n"
+"    -o max_entries=N       dentries kept in the cache (default: 1000000;\n"
+"                           0 = no bound)\n"
+"    -o max_fds=N           backing directory fds kept open (default: 512)\n"
+"    -o threads=N           worker threads at most (default: 10)\n"
+"    -o cache=off           no caching at all: every request reaches SOURCE\n"
+"                           (cache=on is the default)\n"
+"    -o writeback           kernel writeback cache; only safe when nothing\n"
+"                           else changes SOURCE while it is mounted\n"
+"\n"
+"Mount-only options (nofail, noauto, auto, user, users, _netdev, defaults,\n"
+"rw, dev, nodev, suid, nosuid, exec, noexec, x-*, comment=*) are accepted\n"
+"and ignored, so rcufs works from /etc/fstab through mount.fuse3.\n"
+"See rcufs(8).\n");
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+						      noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rcufs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static double parse_seconds(const char *opt, const char *v)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (!*v || *end || errno || d < 0 || d != d)
+		die("bad value for %s: '%s' (expected a number of seconds >= 0)",
+		    opt, v);
+	return d;
+}
+
+static uint64_t parse_count(const char *opt, const char *v, uint64_t min,
+			    uint64_t max)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (!*v || *end || errno || v[0] == '-' || n < min || n > max)
+		die("bad value for %s: '%s' (expected a whole number from "
+		    "%llu to %llu)",
+		    opt, v, (unsigned long long)min, (unsigned long long)max);
+	return n;
+}
+
+/* FUSE mount options collected for fuse_session_new. */
+static char mountopts[4096];
+
+static void add_mountopt(const char *o)
+{
+	size_t n = strlen(mountopts);
+
+	if (n + strlen(o) + 2 >= sizeof(mountopts))
+		die("too many mount options");
+	if (n)
+		strcat(mountopts, ",");
+	strcat(mountopts, o);
+}
+
+static bool is_ignored(const char *o)
+{
+	static const char *const ignored[] = {
+		"nofail", "noauto", "auto", "user", "users", "_netdev",
+		"defaults", "rw", "dev", "nodev", "suid", "nosuid", "exec",
+		"noexec", "async", "atime", "noatime", "relatime", NULL,
+	};
+	int i;
+
+	if (!strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8))
+		return true;
+	for (i = 0; ignored[i]; i++)
+		if (!strcmp(o, ignored[i]))
+			return true;
+	return false;
+}
+
+static void parse_opt(char *o)
+{
+	char *v = strchr(o, '=');
+
+	if (v)
+		*v++ = '\0';
+#define IS(name) (!strcmp(o, name))
+#define NEED_VALUE()                                                           \
+	do {                                                                   \
+		if (!v)                                                        \
+			die("option %s needs a value (%s=...)", o, o);         \
+	} while (0)
+#define NO_VALUE()                                                             \
+	do {                                                                   \
+		if (v)                                                         \
+			die("option %s takes no value", o);                    \
+	} while (0)
+	if (IS("entry_timeout")) {
+		NEED_VALUE();
+		rfs.o.entry_timeout = parse_seconds(o, v);
+	} else if (IS("attr_timeout")) {
+		NEED_VALUE();
+		rfs.o.attr_timeout = parse_seconds(o, v);
+	} else if (IS("negative_timeout")) {
+		NEED_VALUE();
+		rfs.o.negative_timeout = parse_seconds(o, v);
+	} else if (IS("max_entries")) {
+		NEED_VALUE();
+		rfs.o.max_entries = parse_count(o, v, 0, UINT64_MAX / 2);
+	} else if (IS("max_fds")) {
+		NEED_VALUE();
+		rfs.o.max_fds = (unsigned)parse_count(o, v, 1, 1u << 20);
+	} else if (IS("threads")) {
+		NEED_VALUE();
+		rfs.o.threads = (unsigned)parse_count(o, v, 1, 1024);
+	} else if (IS("cache")) {
+		NEED_VALUE();
+		if (!strcmp(v, "off"))
+			rfs.o.cache_off = true;
+		else if (!strcmp(v, "on"))
+			rfs.o.cache_off = false;
+		else
+			die("bad value for cache: '%s' (expected on or off)", v);
+	} else if (IS("writeback")) {
+		NO_VALUE();
+		rfs.o.writeback = true;
+	} else if (IS("default_permissions")) {
+		NO_VALUE();
+		rfs.o.default_permissions = true;
+	} else if (IS("no_default_permissions")) {
+		NO_VALUE();
+		rfs.o.default_permissions = false;
+	} else if (IS("allow_other")) {
+		NO_VALUE();
+		rfs.o.allow_other = true;
+	} else if (IS("auto_unmount")) {
+		NO_VALUE();
+		rfs.o.auto_unmount = true;
+	} else if (IS("ro")) {
+		NO_VALUE();
+		rfs.o.ro = true;
+	} else if (IS("fsname")) {
+		NEED_VALUE();
+		if (strchr(v, ','))
+			die("bad value for fsname: '%s' (no commas)", v);
+		rfs.o.fsname = strdup(v);
+	} else if (IS("subtype")) {
+		NEED_VALUE();
+		if (strchr(v, ',') || !*v)
+			die("bad value for subtype: '%s'", v);
+		rfs.o.subtype = strdup(v);
+	} else if (is_ignored(o)) {
+		/* mount(8)-only: nothing for us */
+	} else {
+		die("unknown option '%s%s%s' (see rcufs --help)", o,
+		    v ? "=" : "", v ? v : "");
+	}
+#undef IS
+#undef NEED_VALUE
+#undef NO_VALUE
+}
+
+static void parse_optlist(char *list)
+{
+	char *save = NULL, *o;
+
+	for (o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save))
+		parse_opt(o);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	const char *pos[2];
+	int npos = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("rcufs %s (libfuse %d)\n", RCUFS_VERSION,
+			       fuse_version());
+			exit(0);
+		} else if (!strcmp(a, "-f")) {
+			rfs.o.foreground = true;
+		} else if (!strcmp(a, "-d")) {
+			rfs.o.debug = rfs.o.foreground = true;
+		} else if (!strcmp(a, "-s")) {
+			rfs.o.singlethread = true;
+		} else if (!strcmp(a, "-o")) {
+			if (++i == argc)
+				die("option -o needs a list of options");
+			parse_optlist(argv[i]);
+		} else if (!strncmp(a, "-o", 2)) {
+			parse_optlist(a + 2);
+		} else if (a[0] == '-' && a[1]) {
+			die("unknown option '%s' (see rcufs --help)", a);
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			die("too many arguments: '%s' (usage: rcufs [options] "
+			    "SOURCE MOUNTPOINT)",
+			    a);
+		}
+	}
+	if (npos < 2)
+		die("missing %s (usage: rcufs [options] SOURCE MOUNTPOINT)",
+		    npos ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT");
+	rfs.o.source = realpath(pos[0], NULL);
+	if (!rfs.o.source)
+		die("SOURCE %s: %s", pos[0], strerror(errno));
+	rfs.o.mountpoint = realpath(pos[1], NULL);
+	if (!rfs.o.mountpoint) {
+		if (errno == ENOTCONN)
+			die("MOUNTPOINT %s is a dead FUSE mount (Transport "
+			    "endpoint is not connected): clear it with "
+			    "'fusermount3 -u %s'",
+			    pos[1], pos[1]);
+		die("MOUNTPOINT %s: %s", pos[1], strerror(errno));
+	}
+}
+
+/* Is @a equal to or below @b? */
+static bool path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (!strcmp(b, "/"))
+		return true;
+	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/');
+}
+
+static void check_paths(void)
+{
+	struct stat st;
+
+	if (stat(rfs.o.source, &st) < 0)
+		die("SOURCE %s: %s", rfs.o.source, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		die("SOURCE %s is not a directory", rfs.o.source);
+	if (stat(rfs.o.mountpoint, &st) < 0)
+		die("MOUNTPOINT %s: %s", rfs.o.mountpoint, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		die("MOUNTPOINT %s is not a directory", rfs.o.mountpoint);
+	if (path_within(rfs.o.mountpoint, rfs.o.source))
+		die("MOUNTPOINT %s is inside SOURCE %s: the mount would "
+		    "contain itself",
+		    rfs.o.mountpoint, rfs.o.source);
+	if (path_within(rfs.o.source, rfs.o.mountpoint))
+		die("SOURCE %s is inside MOUNTPOINT %s: it would be hidden "
+		    "by the mount",
+		    rfs.o.source, rfs.o.mountpoint);
+	if (access("/dev/fuse", F_OK) < 0)
+		die("/dev/fuse: %s (is the fuse module loaded?)",
+		    strerror(errno));
+}
+
+static uint64_t ttl_ns(double s)
+{
+	return s >= 1e9 ? DC_TTL_FOREVER : (uint64_t)(s * 1e9);
+}
+
+static int open_cache(void)
+{
+	struct dcache_config cfg = { 0 };
+	struct stat st;
+
+	rfs.root_fd = open(rfs.o.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfs.root_fd < 0 || fstat(rfs.root_fd, &st) < 0)
+		die("SOURCE %s: %s", rfs.o.source, strerror(errno));
+	rfs.root_dev = st.st_dev;
+	rfs.root_ino = st.st_ino;
+	cfg.ops = &rfs_backing_ops;
+	dc_attr_from_stat(&cfg.root_attr, &st);
+	if (rfs.o.cache_off) {
+		/* every lookup and getattr goes to SOURCE */
+		cfg.entry_ttl_ns = cfg.neg_ttl_ns = cfg.attr_ttl_ns = 0;
+	} else {
+		cfg.entry_ttl_ns = ttl_ns(rfs.o.entry_timeout);
+		cfg.neg_ttl_ns = ttl_ns(rfs.o.negative_timeout);
+		cfg.attr_ttl_ns = ttl_ns(rfs.o.attr_timeout);
+	}
+	cfg.max_entries = rfs.o.max_entries;
+	cfg.shrinker_thread = rfs.o.max_entries != 0;
+	backing_init(rfs.o.max_fds);
+	return dcache_new(&cfg, &rfs.dc);
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *lc;
+	char opt[PATH_MAX + 64];
+	int err, ret = 1;
+
+	rfs.o.entry_timeout = rfs.o.attr_timeout = rfs.o.negative_timeout = 1;
+	rfs.o.max_entries = 1000000;
+	rfs.o.max_fds = 512;
+	rfs.o.threads = 10;
+	rfs.o.default_permissions = true;
+	parse_args(argc, argv);
+	check_paths();
+	if (rfs.o.cache_off)
+		rfs.o.entry_timeout = rfs.o.attr_timeout =
+			rfs.o.negative_timeout = 0;
+	rfs.pid = getpid();
+
+	dcache_thread_enter();
+	err = open_cache();
+	if (err)
+		die("cannot create the cache: %s", strerror(-err));
+
+	if (fuse_opt_add_arg(&args, argv[0]) ||
+	    (rfs.o.debug && fuse_opt_add_arg(&args, "-d")))
+		die("out of memory");
+	snprintf(opt, sizeof(opt), "fsname=%s",
+		 rfs.o.fsname ? rfs.o.fsname : rfs.o.source);
+	if (strchr(opt, ','))
+		snprintf(opt, sizeof(opt), "fsname=rcufs");
+	add_mountopt(opt);
+	snprintf(opt, sizeof(opt), "subtype=%s",
+		 rfs.o.subtype ? rfs.o.subtype : "rcufs");
+	add_mountopt(opt);
+	if (rfs.o.default_permissions)
+		add_mountopt("default_permissions");
+	if (rfs.o.allow_other)
+		add_mountopt("allow_other");
+	if (rfs.o.ro)
+		add_mountopt("ro");
+	if (rfs.o.auto_unmount)
+		add_mountopt("auto_unmount");
+	if (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mountopts))
+		die("out of memory");
+
+	rfs.se = fuse_session_new(&args, &rfs_ops, sizeof(rfs_ops), NULL);
+	if (!rfs.se)
+		die("cannot create the FUSE session");
+	if (fuse_set_signal_handlers(rfs.se))
+		die("cannot install signal handlers");
+	if (fuse_session_mount(rfs.se, rfs.o.mountpoint))
+		die("cannot mount %s (see the message above)",
+		    rfs.o.mountpoint);
+	if (fuse_daemonize(rfs.o.foreground))
+		goto out_unmount;
+	if (rfs.o.singlethread) {
+		ret = fuse_session_loop(rfs.se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto out_unmount;
+		fuse_loop_cfg_set_max_threads(lc, rfs.o.threads);
+		ret = fuse_session_loop_mt(rfs.se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+out_unmount:
+	fuse_session_unmount(rfs.se);
+	fuse_remove_signal_handlers(rfs.se);
+	fuse_session_destroy(rfs.se);
+	dcache_free(rfs.dc);
+	backing_fini();
+	close(rfs.root_fd);
+	fuse_opt_free_args(&args);
+	dcache_thread_exit();
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/ops_entry.c - LOOKUP, FORGET, GETATTR, SETATTR, READLINK, ACCESS,
+ * STATFS, and INIT.
+ *
+ * The metadata handlers try the dcache's cached-only path first
+ * (DC_CACHED: RCU, no reference for GETATTR/ACCESS/READLINK and negative
+ * LOOKUP, no syscall, no allocation), and only on -EAGAIN call again
+ * without it (references, the backend).  Replies are sent after the dcache
+ * call returns, that is after the RCU read section ended.
+ */
+#include "rcufs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+void rfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	rfs_thread_enter();
+	/* readdirplus and its automatic mode are on by default (both ops) */
+	if (!rfs.o.cache_off && (conn->capable & FUSE_CAP_CACHE_SYMLINKS))
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	if (rfs.o.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	rfs_debug("kernel protocol %u.%u, capable 0x%x, want 0x%x",
+		  conn->proto_major, conn->proto_minor, conn->capable,
+		  conn->want);
+	rfs_debug("readdirplus=%d auto=%d cache_symlinks=%d parallel_dirops=%d "
+		  "posix_locks=%d flock=%d writeback=%d",
+		  !!(conn->want & FUSE_CAP_READDIRPLUS),
+		  !!(conn->want & FUSE_CAP_READDIRPLUS_AUTO),
+		  !!(conn->want & FUSE_CAP_CACHE_SYMLINKS),
+		  !!(conn->want & FUSE_CAP_PARALLEL_DIROPS),
+		  !!(conn->want & FUSE_CAP_POSIX_LOCKS),
+		  !!(conn->want & FUSE_CAP_FLOCK_LOCKS),
+		  !!(conn->want & FUSE_CAP_WRITEBACK_CACHE));
+}
+
+void rfs_destroy(void *userdata)
+{
+	(void)userdata;
+}
+
+void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	unsigned flags = DC_WANT_ATTR | DC_WANT_KREF;
+	struct dc_result res;
+	int err;
+
+	rfs_thread_enter();
+	err = dcache_lookup(rfs.dc, parent, name, flags | DC_CACHED, &res);
+	if (err == -EAGAIN)
+		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
+	if (!err || (err == -ENOENT && rfs.o.negative_timeout > 0)) {
+		/* -ENOENT with a timeout: inode 0, cacheable by the kernel */
+		rfs_reply_entry(req, &res);
+		return;
+	}
+	rfs_reply_err(req, err);
+}
+
+void rfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	rfs_thread_enter();
+	if (dcache_forget(rfs.dc, ino, nlookup) == -EINVAL)
+		rfs_warn("forget of %lu: kernel dropped more references than "
+			 "it was given", (unsigned long)ino);
+	fuse_reply_none(req);
+}
+
+void rfs_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	rfs_thread_enter();
+	for (i = 0; i < count; i++)
+		dcache_forget(rfs.dc, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static int getattr_any(fuse_ino_t ino, unsigned flags, struct dc_attr *a)
+{
+	int err = dcache_getattr(rfs.dc, ino, flags | DC_CACHED, a);
+
+	if (err == -EAGAIN)
+		err = dcache_getattr(rfs.dc, ino, flags, a);
+	return err;
+}
+
+void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dc_attr a;
+	struct stat st;
+	int err;
+
+	rfs_thread_enter();
+	err = getattr_any(ino, 0, &a);
+	if (err == -ESTALE && fi) {
+		/* unlinked but open: the open file still answers */
+		if (fstat((int)fi->fh, &st) < 0) {
+			rfs_reply_err(req, -errno);
+			return;
+		}
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	dc_attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, rfs.o.attr_timeout);
+}
+
+void rfs_refresh_attr(uint64_t nodeid)
+{
+	struct dc_attr a;
+
+	dcache_inval_inode(rfs.dc, nodeid, DC_INVAL_ATTR, DC_SRC_LOCAL);
+	dcache_getattr(rfs.dc, nodeid, 0, &a);
+}
+
+static int do_setattr(fuse_ino_t ino, const struct stat *attr, int to_set,
+		      struct fuse_file_info *fi, struct stat *out)
+{
+	int fd = fi ? (int)fi->fh : -1, opath = -1, err = 0;
+	char proc[64];
+	struct timespec ts[2];
+
+	opath = backing_open_path(ino, NULL);
+	if (opath < 0 && fd < 0)
+		return opath;
+	if (opath >= 0)
+		backing_proc_path(opath, proc);
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		if ((fd >= 0 ? fchmod(fd, attr->st_mode)
+			     : chmod(proc, attr->st_mode)) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid
+						       : (uid_t)-1;
+		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid
+						       : (gid_t)-1;
+
+		if ((opath >= 0 ? fchownat(opath, "", uid, gid,
+					   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+				: fchown(fd, uid, gid)) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if ((fd >= 0 ? ftruncate(fd, attr->st_size)
+			     : truncate(proc, attr->st_size)) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		ts[0].tv_sec = 0;
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1] = ts[0];
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			ts[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			ts[1] = attr->st_mtim;
+		if ((fd >= 0 ? futimens(fd, ts)
+			     : utimensat(AT_FDCWD, proc, ts, 0)) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if ((fd >= 0 ? fstat(fd, out) : fstat(opath, out)) < 0)
+		err = -errno;
+out:
+	if (opath >= 0)
+		close(opath);
+	return err;
+}
+
+void rfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		 struct fuse_file_info *fi)
+{
+	struct dc_attr a;
+	struct stat st;
+	int err;
+
+	rfs_thread_enter();
+	err = do_setattr(ino, attr, to_set, fi, &st);
+	if (err) {
+		/* a partial change may have happened: forget what we know */
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
+		rfs_reply_err(req, err);
+		return;
+	}
+	/* write-through: the cache holds the new attributes now */
+	dc_attr_from_stat(&a, &st);
+	if (dcache_setattr(rfs.dc, ino, &a))
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
+	fuse_reply_attr(req, &st, rfs.o.attr_timeout);
+}
+
+void rfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t n;
+
+	rfs_thread_enter();
+	n = dcache_readlink(rfs.dc, ino, DC_CACHED, buf, sizeof(buf));
+	if (n == -EAGAIN)
+		n = dcache_readlink(rfs.dc, ino, 0, buf, sizeof(buf));
+	if (n < 0) {
+		rfs_reply_err(req, (int)n);
+		return;
+	}
+	if ((size_t)n >= sizeof(buf)) {
+		rfs_reply_err(req, -ENAMETOOLONG);
+		return;
+	}
+	fuse_reply_readlink(req, buf);
+}
+
+/* Does the caller belong to group @gid (primary or supplementary)? */
+static bool in_group(fuse_req_t req, gid_t primary, gid_t gid)
+{
+	gid_t groups[64];
+	int n, i;
+
+	if (primary == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+void rfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct dc_attr a;
+	unsigned bits;
+	int err;
+
+	rfs_thread_enter();
+	err = getattr_any(ino, DC_FOR_ACCESS, &a);
+	if (err || mask == F_OK) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	if ((mask & W_OK) && rfs.o.ro) {
+		rfs_reply_err(req, -EROFS);
+		return;
+	}
+	if (ctx->uid == 0) {
+		/* root: anything but executing a file with no x bit */
+		err = (mask & X_OK) && !S_ISDIR(a.mode) && !(a.mode & 0111)
+			      ? -EACCES
+			      : 0;
+		rfs_reply_err(req, err);
+		return;
+	}
+	if (ctx->uid == a.uid)
+		bits = (a.mode >> 6) & 7;
+	else if (in_group(req, ctx->gid, (gid_t)a.gid))
+		bits = (a.mode >> 3) & 7;
+	else
+		bits = a.mode & 7;
+	err = ((unsigned)mask & 7) & ~bits ? -EACCES : 0;
+	rfs_reply_err(req, err);
+}
+
+void rfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	rfs_thread_enter();
+	if (fstatvfs(rfs.root_fd, &sv) < 0) {
+		rfs_reply_err(req, -errno);
+		return;
+	}
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* fs/util.c - replies, logging, entry parameters. */
+#include "rcufs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void rfs_reply_err(fuse_req_t req, int negerr)
+{
+	/* the one place where the sign flips: libfuse takes positive errno */
+	fuse_reply_err(req, -negerr);
+}
+
+void rfs_log(const char *level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "rcufs: %s: %s\n", level, line);
+}
+
+void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = res->nodeid;
+	e->generation = res->generation;
+	if (res->nodeid) {
+		dc_attr_to_stat(&res->attr, &e->attr);
+		e->attr_timeout = rfs.o.attr_timeout;
+		e->entry_timeout = rfs.o.entry_timeout;
+	} else {
+		/* inode 0: a negative entry the kernel may cache */
+		e->entry_timeout = rfs.o.negative_timeout;
+	}
+}
+
+void rfs_reply_entry(fuse_req_t req, const struct dc_result *res)
+{
+	struct fuse_entry_param e;
+
+	rfs_fill_entry(&e, res);
+	if (fuse_reply_entry(req, &e) == -ENOENT && res->nodeid)
+		/* interrupted: the kernel did not take the reference */
+		dcache_forget(rfs.dc, res->nodeid, 1);
+}
