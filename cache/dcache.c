@@ -176,7 +176,7 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	if (!dc->dentries || !dc->inodes || !dc->ids)
 		goto out_free;
 
-	err = i_get_or_create(dc, &cfg->root_attr, NULL, &inode);
+	err = i_get_or_create(dc, &cfg->root_attr, NULL, I_WRITE_THROUGH, &inode);
 	if (err)
 		goto out_free;
 	root = d_alloc(dc, NULL, "", 0, dc_name_hash("", 0));

@@ -98,6 +98,28 @@
 
 #define DC_CACHELINE 64
 
+/*
+ * ThreadSanitizer cannot see the ordering cds_lfht gives between an add
+ * and a lookup that finds the node (liburcu's atomics are inline
+ * assembly): tell it, in TSan builds only.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DC_TSAN 1
+#endif
+#endif
+#ifdef DC_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define tsan_publish(p) __tsan_release(p)
+#define tsan_found(p) __tsan_acquire(p)
+#else
+#define tsan_publish(p) ((void)(p))
+#define tsan_found(p) ((void)(p))
+#endif
+
 #ifdef DCACHE_DEBUG
 #define DC_ASSERT(x) assert(x)
 #else
@@ -135,7 +157,7 @@ enum {
 	D_REFERENCED = 1u << 4, /* used since it entered the LRU */
 	D_ROOT = 1u << 5,
 	D_KILLED = 1u << 6,     /* killed; only memory left */
-	D_SHRINK = 1u << 7,     /* on a shrinker's private list */
+	D_EVICTING = 1u << 7,   /* the shrinker is deciding (see lru.c) */
 };
 
 struct dentry {
@@ -181,6 +203,8 @@ struct dc_inode {
 	struct dc_attr i_attr;             /* i_seq; relaxed word copies */
 	struct dc_link *__rcu i_link;      /* i_seq + RCU; NULL = unknown */
 	uint64_t i_link_valid_until;       /* i_seq */
+	uint64_t i_attr_epoch;             /* i_lock: dc->attr_epoch of the
+					      last write-through change */
 	struct dentry *__rcu i_dentry;     /* directories: their dentry */
 	struct dcache *i_cache;            /* immutable */
 
@@ -235,6 +259,15 @@ struct dcache {
 	pthread_mutex_t lru_lock;
 	struct cds_list_head lru;   /* lru_lock; head = most recent */
 
+	/*
+	 * Bumped (atomically) by every write-through change or invalidation
+	 * of attributes or link targets.  A slow path samples it before it
+	 * asks the backend and stores the answer only if the inode was not
+	 * changed since (the kernel's fuse attr_version): a backend answer
+	 * can be older than a write-through that finished meanwhile.
+	 */
+	uint64_t attr_epoch;
+
 	/* gauges (atomic) */
 	uint64_t nr_dentries, nr_negative, nr_inodes, nr_lru, bytes;
 	uint64_t pending_frees;
@@ -255,9 +288,27 @@ void dc_count_n(enum dc_counter c, uint64_t n);
 /* ---- dcache.c ---- */
 uint64_t dc_now(void);
 uint64_t dc_expiry(uint64_t ttl);
+/*
+ * Is a stamp still valid?  *now caches the clock across the checks of one
+ * operation (0 = not read yet): a walk reads it at most once, and never
+ * when everything is valid forever.  RCU-safe; no syscall (vDSO).
+ */
+static inline bool dc_valid_at(uint64_t until, uint64_t *now)
+{
+	if (until == DC_TTL_FOREVER)
+		return true;
+	if (!until)
+		return false;
+	if (!*now)
+		*now = dc_now();
+	return *now < until;
+}
+
 static inline bool dc_valid(uint64_t until)
 {
-	return until == DC_TTL_FOREVER || (until != 0 && dc_now() < until);
+	uint64_t now = 0;
+
+	return dc_valid_at(until, &now);
 }
 /* Queue an RCU-deferred free, counted in pending_frees. */
 void dc_call_rcu(struct dcache *dc, struct rcu_head *head,
@@ -301,17 +352,24 @@ bool d_is_dir(struct dentry *d);
 struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid);
 /* Find or create the inode for @attr's key; referenced.  -ENOMEM. */
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
-		    const char *link, struct dc_inode **out);
-void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr);
-int i_set_link(struct dc_inode *inode, const char *target, size_t len);
+		    const char *link, uint64_t since, struct dc_inode **out);
+/* @since: I_WRITE_THROUGH for changes made through us (bumps the epoch),
+ * else the dc->attr_epoch sampled before the backend call that produced
+ * the data (stored only if the inode was not changed since). */
+#define I_WRITE_THROUGH UINT64_MAX
+uint64_t i_epoch(struct dcache *dc);
+void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
+		uint64_t since);
+int i_set_link(struct dc_inode *inode, const char *target, size_t len,
+	       uint64_t since);
 void i_inval(struct dc_inode *inode, unsigned what);
 /* RCU or ref: copy attributes if valid; false if invalid or torn. */
-bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out);
+bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
 /* RCU: copy link target; 1 copied, 0 not cached/torn. */
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size,
-		size_t *len);
+		size_t *len, uint64_t *now);
 void i_put_many(struct dc_inode *inode, int32_t n);
-void i_add_alias(struct dc_inode *inode, struct dentry *d);
+struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d);
 void i_del_alias(struct dc_inode *inode, struct dentry *d);
 void i_free_all(struct dcache *dc);
 
@@ -328,7 +386,7 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		      const char *name, size_t len,
 		      const struct dc_attr *attr, const char *link,
-		      unsigned flags, struct dc_result *res);
+		      uint64_t since, unsigned flags, struct dc_result *res);
 
 /* ---- lru.c ---- */
 void lru_add_locked(struct dentry *d);

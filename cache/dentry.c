@@ -184,6 +184,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 	if (!node)
 		return NULL;
 	d = caa_container_of(node, struct dc_hnode, node)->dentry;
+	tsan_found(d);
 	*seq = seq_begin(&d->d_seq);
 	/*
 	 * Every change of parent or name moves the dentry to a new node and
@@ -274,7 +275,8 @@ bool d_unhash_locked(struct dentry *d)
  * to the table and to the parent's children.  -EEXIST with *existing set
  * when a live dentry has the key; a dead one still hashed is unhashed
  * here (we hold the parent lock its killer is waiting for) and the add is
- * retried once.
+ * retried once.  -ESTALE when @parent itself is unhashed: the caller may
+ * use @d privately (unhashed) but must not cache it.
  */
 int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 		      struct dentry **existing)
@@ -287,6 +289,16 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	struct dentry *other;
 	int tries;
 
+	/*
+	 * Never a hashed child under an unhashed parent: it could not be
+	 * reached from the root, yet would look like a live name (and a
+	 * directory's "hashed" alias).  Unhashing @parent needs its d_lock,
+	 * which we hold, and is always followed by pruning its children.
+	 */
+	if ((load_relaxed(parent->d_flags) & (D_UNHASHED | D_ROOT)) ==
+	    D_UNHASHED)
+		return -ESTALE;
+	tsan_publish(d);
 	for (tries = 0; tries < 2; tries++) {
 		rcu_read_lock();
 		ret = cds_lfht_add_unique(dc->dentries, hash, d_match, &key,
@@ -318,6 +330,8 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
  */
 bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
 {
+	struct dentry *old;
+
 	lockref_lock(&d->d_ref);
 	if (d->d_inode) {
 		lockref_unlock(&d->d_ref);
@@ -328,8 +342,13 @@ bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
 	seq_write_end(&d->d_seq);
 	lockref_unlock(&d->d_ref);
 	/* i_lock ranks above d_lock: add the alias after dropping it */
-	i_add_alias(inode, d);
+	old = i_add_alias(inode, d);
 	dc_gauge_add(&d->d_cache->nr_negative, -1);
+	if (old) {
+		/* the directory was found under a new name: it moved */
+		d_invalidate(old, DC_SRC_EXPIRED);
+		dentry_put(old);
+	}
 	return true;
 }
 

@@ -61,6 +61,7 @@ struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid)
 	if (!node)
 		return NULL;
 	inode = caa_container_of(node, struct dc_inode, i_idnode);
+	tsan_found(inode);
 	return lockref_is_dead(&inode->i_ref) ? NULL : inode;
 }
 
@@ -76,25 +77,40 @@ static void i_store_attr(struct dc_inode *inode, const struct dc_attr *attr)
 		store_relaxed(dst[i], src[i]);
 }
 
-/* Caller holds i_lock. */
-static void i_set_attr_locked(struct dc_inode *inode,
-			      const struct dc_attr *attr)
+uint64_t i_epoch(struct dcache *dc)
 {
-	seq_write_begin(&inode->i_seq);
-	i_store_attr(inode, attr);
-	store_relaxed(inode->i_attr_valid_until,
-		      dc_expiry(inode->i_cache->attr_ttl));
-	seq_write_end(&inode->i_seq);
+	return __atomic_load_n(&dc->attr_epoch, __ATOMIC_SEQ_CST);
 }
 
-void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr)
+/* Caller holds i_lock.  May the change go in, and record it if so. */
+static bool epoch_admit_locked(struct dc_inode *inode, uint64_t since)
+{
+	struct dcache *dc = inode->i_cache;
+
+	if (since == I_WRITE_THROUGH) {
+		inode->i_attr_epoch =
+			__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
+		return true;
+	}
+	/* a write-through after the sample makes this answer too old */
+	return inode->i_attr_epoch <= since;
+}
+
+void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
+		uint64_t since)
 {
 	lockref_lock(&inode->i_ref);
-	i_set_attr_locked(inode, attr);
+	if (epoch_admit_locked(inode, since)) {
+		seq_write_begin(&inode->i_seq);
+		i_store_attr(inode, attr);
+		store_relaxed(inode->i_attr_valid_until,
+			      dc_expiry(inode->i_cache->attr_ttl));
+		seq_write_end(&inode->i_seq);
+	}
 	lockref_unlock(&inode->i_ref);
 }
 
-bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out)
+bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now)
 {
 	const uint64_t *src = (const uint64_t *)&inode->i_attr;
 	uint64_t *dst = (uint64_t *)out;
@@ -106,10 +122,11 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out)
 		dst[i] = load_relaxed(src[i]);
 	if (seq_retry(&inode->i_seq, seq))
 		return false;
-	return dc_valid(until);
+	return dc_valid_at(until, now);
 }
 
-int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len)
+int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
+		uint64_t *now)
 {
 	uint32_t seq = seq_begin(&inode->i_seq);
 	struct dc_link *link = rcu_load(inode->i_link);
@@ -127,7 +144,7 @@ int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len)
 		buf[n] = '\0';
 	if (seq_retry(&inode->i_seq, seq))
 		return 0;
-	return dc_valid(until);
+	return dc_valid_at(until, now);
 }
 
 static void link_free_rcu(struct rcu_head *head)
@@ -154,7 +171,8 @@ static struct dc_link *link_new(struct dcache *dc, const char *s, size_t len)
 	return link;
 }
 
-int i_set_link(struct dc_inode *inode, const char *target, size_t len)
+int i_set_link(struct dc_inode *inode, const char *target, size_t len,
+	       uint64_t since)
 {
 	struct dcache *dc = inode->i_cache;
 	struct dc_link *link = link_new(dc, target, len), *old;
@@ -162,6 +180,12 @@ int i_set_link(struct dc_inode *inode, const char *target, size_t len)
 	if (!link)
 		return -ENOMEM;
 	lockref_lock(&inode->i_ref);
+	if (!epoch_admit_locked(inode, since)) {
+		lockref_unlock(&inode->i_ref);
+		dc_gauge_add(&dc->bytes, -(int64_t)(sizeof(*link) + len + 1));
+		free(link);
+		return 0;
+	}
 	seq_write_begin(&inode->i_seq);
 	old = rcu_load(inode->i_link);
 	rcu_store(inode->i_link, link);
@@ -177,6 +201,8 @@ int i_set_link(struct dc_inode *inode, const char *target, size_t len)
 void i_inval(struct dc_inode *inode, unsigned what)
 {
 	lockref_lock(&inode->i_ref);
+	/* an invalidation is a change: older backend answers must not land */
+	epoch_admit_locked(inode, I_WRITE_THROUGH);
 	seq_write_begin(&inode->i_seq);
 	if (what & DC_INVAL_ATTR)
 		store_relaxed(inode->i_attr_valid_until, 0);
@@ -237,7 +263,7 @@ static void i_free_rcu(struct rcu_head *head)
 }
 
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
-		    const char *link, struct dc_inode **out)
+		    const char *link, uint64_t since, struct dc_inode **out)
 {
 	struct ikey key = { attr->dev, attr->ino };
 	unsigned long hash = key_hash(attr->dev, attr->ino);
@@ -278,6 +304,13 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 			goto out_unlock;
 		}
 		inode->i_nodeid = dc->next_nodeid++;
+		if (since != I_WRITE_THROUGH && i_epoch(dc) != since) {
+			/* some write-through ran while the backend answered:
+			 * it may have been about this object, which we did
+			 * not know yet; do not trust these attributes */
+			inode->i_attr_valid_until = 0;
+		}
+		tsan_publish(inode);
 		rcu_read_lock();
 		cds_lfht_add(dc->ids, mix64(inode->i_nodeid), &inode->i_idnode);
 		cds_lfht_add(dc->inodes, hash, &inode->i_keynode);
@@ -286,15 +319,15 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 		dc_gauge_add(&dc->bytes, sizeof(*inode));
 		pthread_mutex_unlock(&dc->itable_lock);
 		if (link)
-			err = i_set_link(inode, link, strlen(link));
+			err = i_set_link(inode, link, strlen(link), since);
 		goto out;
 	}
 out_unlock:
 	pthread_mutex_unlock(&dc->itable_lock);
 	if (inode) {
-		i_set_attr(inode, attr);
+		i_set_attr(inode, attr, since);
 		if (link)
-			err = i_set_link(inode, link, strlen(link));
+			err = i_set_link(inode, link, strlen(link), since);
 	}
 out:
 	/* dropped after itable_lock: a final put takes it again */
@@ -357,13 +390,30 @@ void dc_inode_put(struct dc_inode *inode)
 		i_put_many(inode, 1);
 }
 
-void i_add_alias(struct dc_inode *inode, struct dentry *d)
+/*
+ * Returns, referenced, the directory dentry @d replaces as the one name of
+ * a directory (NULL if none): a directory has one dentry, as in the
+ * kernel, and the caller invalidates the old one.
+ */
+struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d)
 {
+	struct dentry *old = NULL;
+
 	lockref_lock(&inode->i_ref);
 	cds_list_add(&d->d_alias, &inode->i_aliases);
-	if (inode->i_type == S_IFDIR)
+	/* only a hashed dentry (or the root, never hashed) can be the
+	 * directory's name: a private (unhashed) one must not displace it */
+	if (inode->i_type == S_IFDIR &&
+	    (__atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) &
+	     (D_UNHASHED | D_ROOT)) != D_UNHASHED) {
+		old = rcu_load(inode->i_dentry);
+		/* i_lock -> d_lock is the documented order */
+		if (old && (old == d || !lockref_get_not_dead(&old->d_ref)))
+			old = NULL;
 		rcu_store(inode->i_dentry, d);
+	}
 	lockref_unlock(&inode->i_ref);
+	return old;
 }
 
 void i_del_alias(struct dc_inode *inode, struct dentry *d)

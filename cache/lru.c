@@ -67,8 +67,18 @@ static enum verdict judge(struct dentry *d)
 		return KEEP;
 	}
 	inode = d->d_inode;
-	if (inode && __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED))
+	if (!inode)
+		return EVICT;
+	/*
+	 * An RCU-walk entry reply counts a kernel reference without taking
+	 * one on the dentry (walk.c).  Handshake: announce first, then look
+	 * at i_nlookup; the walker counts first, then looks for the flag.
+	 */
+	__atomic_fetch_or(&d->d_flags, D_EVICTING, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&inode->i_nlookup, __ATOMIC_SEQ_CST)) {
+		__atomic_fetch_and(&d->d_flags, ~D_EVICTING, __ATOMIC_SEQ_CST);
 		return KEEP; /* the kernel may still ask by node id */
+	}
 	return EVICT;
 }
 
@@ -138,7 +148,8 @@ void shrinker_kick(struct dcache *dc)
 	if (!dc->shrinker_started)
 		return;
 	pthread_mutex_lock(&dc->shrink_mutex);
-	dc->shrinker_kick = true;
+	/* read without the mutex by lru_add_locked as a hint */
+	store_relaxed(dc->shrinker_kick, true);
 	pthread_cond_signal(&dc->shrink_cond);
 	pthread_mutex_unlock(&dc->shrink_mutex);
 }
@@ -151,11 +162,11 @@ static void *shrinker_main(void *arg)
 	dcache_thread_enter();
 	pthread_mutex_lock(&dc->shrink_mutex);
 	while (!dc->shrinker_stop) {
-		if (!dc->shrinker_kick) {
+		if (!load_relaxed(dc->shrinker_kick)) {
 			pthread_cond_wait(&dc->shrink_cond, &dc->shrink_mutex);
 			continue;
 		}
-		dc->shrinker_kick = false;
+		store_relaxed(dc->shrinker_kick, false);
 		pthread_mutex_unlock(&dc->shrink_mutex);
 		max = dc->max_entries;
 		n = load_relaxed(dc->nr_dentries);

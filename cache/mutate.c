@@ -12,6 +12,30 @@ static void set_valid(struct dentry *d, uint64_t ttl)
 	__atomic_store_n(&d->d_valid_until, dc_expiry(ttl), __ATOMIC_RELEASE);
 }
 
+/*
+ * Every write-through advances the attribute epoch, even when the object
+ * is not cached: a slow lookup that asked the backend before this change
+ * and creates the inode afterwards must not trust what it read.
+ */
+static void bump_epoch(struct dcache *dc)
+{
+	__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Was @pd unhashed while we worked under it?  Then a lookup may have made
+ * a new dentry for the same directory, with its own cached children that
+ * our change did not reach: the caller redoes the change there.
+ * Unhashing is one-way, so a still hashed @pd was the directory's dentry
+ * all along.
+ */
+static bool parent_went_stale(struct dentry *pd)
+{
+	uint32_t f = __atomic_load_n(&pd->d_flags, __ATOMIC_SEQ_CST);
+
+	return (f & D_UNHASHED) && !(f & D_ROOT);
+}
+
 /* Invalidate the attributes of directory @parent (its mtime changed). */
 static void inval_parent(struct dentry *parent)
 {
@@ -29,7 +53,7 @@ static void inval_parent(struct dentry *parent)
 int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		      const char *name, size_t len,
 		      const struct dc_attr *attr, const char *link,
-		      unsigned flags, struct dc_result *res)
+		      uint64_t since, unsigned flags, struct dc_result *res)
 {
 	uint32_t hash = dc_name_hash(name, len);
 	struct dentry *d, *other;
@@ -38,7 +62,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 
 	DC_ASSERT_NOT_RCU();
 	/* our reference on @inode lasts to the end; a dentry gets its own */
-	err = i_get_or_create(dc, attr, link, &inode);
+	err = i_get_or_create(dc, attr, link, since, &inode);
 	if (err)
 		return err;
 	for (tries = 0; tries < 4; tries++) {
@@ -69,28 +93,39 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 			err = -ENOMEM;
 			goto out;
 		}
-		/* not yet visible: set the inode before hashing */
-		lockref_get(&inode->i_ref);
-		d_set_inode(d, inode);
+		/* publish as an in-lookup placeholder first (readers skip or
+		 * wait for it), then give it the inode: as a lookup does */
+		d->d_flags |= D_IN_LOOKUP;
 		lockref_lock(&parent->d_ref);
 		err = d_hash_add_locked(parent, d, &other);
+		if (err == -EEXIST)
+			lockref_get_pinned(&other->d_ref);
 		lockref_unlock(&parent->d_ref);
-		if (!err)
+		if (err == -ESTALE) {
+			/* the parent was invalidated: the result stands, but
+			 * stays private (unhashed, killed at its put) */
+			d->d_flags &= ~D_IN_LOOKUP;
+			err = 0;
+		}
+		if (!err) {
+			lockref_get(&inode->i_ref);
+			d_set_inode(d, inode);
+			set_valid(d, dc->entry_ttl);
+			d_wake_waiters(d);
 			break;
-		/* lost a race: undo; nobody has seen it */
-		i_del_alias(inode, d);
-		d->d_inode = NULL;
-		dc_gauge_add(&dc->nr_negative, 1);
-		dc_inode_put(inode);
+		}
+		/* lost a race: nobody has seen it */
 		dentry_put(parent); /* the reference d_alloc took */
 		d_free_unused(d);
+		if (err == -EEXIST)
+			dentry_put(other);
 	}
 	if (tries == 4) {
 		err = -EAGAIN;
 		goto out;
 	}
 	set_valid(d, dc->entry_ttl);
-	i_set_attr(inode, attr);
+	i_set_attr(inode, attr, since);
 	if (res) {
 		res->nodeid = inode->i_nodeid;
 		res->generation = inode->i_generation;
@@ -120,42 +155,47 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		       unsigned flags, struct dc_result *res)
 {
 	struct dentry *pd;
+	int err, tries;
+	bool stale;
 	size_t len;
-	int err;
 
 	err = dc_check_name(name, &len);
 	if (err)
 		return err;
 	if ((flags & (DC_WANT_KREF | DC_WANT_DENTRY)) && !res)
 		return -EINVAL;
-	pd = dc_parent_of_id(dc, parent, &err);
-	if (!pd)
-		return err;
-	err = dc_instantiate_in(dc, pd, name, len, attr, link, flags, res);
-	inval_parent(pd);
-	dentry_put(pd);
-	return err;
+	bump_epoch(dc);
+	for (tries = 0; tries < 3; tries++) {
+		pd = dc_parent_of_id(dc, parent, &err);
+		if (!pd)
+			return err;
+		err = dc_instantiate_in(dc, pd, name, len, attr, link,
+					I_WRITE_THROUGH, flags, res);
+		inval_parent(pd);
+		stale = !err && parent_went_stale(pd);
+		dentry_put(pd);
+		if (!stale)
+			return err;
+		/* done again under the new dentry; drop the extra refs */
+		if (flags & DC_WANT_KREF)
+			dcache_forget(dc, res->nodeid, 1);
+		if (flags & DC_WANT_DENTRY)
+			dentry_put(res->dentry);
+	}
+	return -EAGAIN;
 }
 
-int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
+/* dcache_remove under one parent dentry. */
+static int remove_in(struct dcache *dc, struct dentry *pd, const char *name,
+		     size_t len)
 {
-	struct dentry *pd, *d;
 	struct dc_inode *old;
-	size_t len;
-	int err;
+	struct dentry *d;
 
-	err = dc_check_name(name, &len);
-	if (err)
-		return err;
-	pd = dc_parent_of_id(dc, parent, &err);
-	if (!pd)
-		return err;
 	inval_parent(pd);
 	d = d_lookup_ref(dc, pd, name, (uint32_t)len, dc_name_hash(name, len));
-	if (!d) {
-		dentry_put(pd);
+	if (!d)
 		return -ENOENT;
-	}
 	if (load_relaxed(d->d_flags) & D_IN_LOOKUP)
 		d_wait_lookup(d);
 	/* a removed directory's cached (negative) children go with it */
@@ -169,15 +209,41 @@ int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 	}
 	dc_count(C_INVAL + DC_SRC_LOCAL);
 	dentry_put(d);
-	dentry_put(pd);
 	return 0;
+}
+
+int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
+{
+	struct dentry *pd;
+	int err, r = -ENOENT, tries;
+	bool stale;
+	size_t len;
+
+	err = dc_check_name(name, &len);
+	if (err)
+		return err;
+	bump_epoch(dc);
+	for (tries = 0; tries < 3; tries++) {
+		pd = dc_parent_of_id(dc, parent, &err);
+		if (!pd)
+			return tries ? r : err;
+		if (!remove_in(dc, pd, name, len))
+			r = 0;
+		stale = parent_went_stale(pd);
+		dentry_put(pd);
+		if (!stale)
+			return r;
+	}
+	return r;
 }
 
 int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 		   const struct dc_attr *attr)
 {
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	struct dc_inode *inode;
 
+	bump_epoch(dc);
+	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	if (inode->i_dev != attr->dev || inode->i_ino != attr->ino ||
@@ -185,7 +251,7 @@ int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 		dc_inode_put(inode);
 		return -EINVAL;
 	}
-	i_set_attr(inode, attr);
+	i_set_attr(inode, attr, I_WRITE_THROUGH);
 	dc_inode_put(inode);
 	return 0;
 }
@@ -193,13 +259,16 @@ int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 		    size_t len)
 {
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	struct dc_inode *inode;
 	int err;
 
+	bump_epoch(dc);
+	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
-	err = inode->i_type == S_IFLNK ? i_set_link(inode, target, len)
-				       : -EINVAL;
+	err = inode->i_type == S_IFLNK
+		      ? i_set_link(inode, target, len, I_WRITE_THROUGH)
+		      : -EINVAL;
 	dc_inode_put(inode);
 	return err;
 }
@@ -208,25 +277,35 @@ int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 		       enum dc_inval_src src)
 {
 	struct dentry *pd, *d;
+	int err, r = -ENOENT, tries;
+	bool stale;
 	size_t len;
-	int err;
 
 	if ((unsigned)src >= DC_SRC_NR)
 		return -EINVAL;
 	err = dc_check_name(name, &len);
 	if (err)
 		return err;
-	pd = dc_parent_of_id(dc, parent, &err);
-	if (!pd)
-		return err;
-	d = d_lookup_ref(dc, pd, name, (uint32_t)len, dc_name_hash(name, len));
-	dentry_put(pd);
-	if (!d)
-		return -ENOENT;
-	/* an in-lookup placeholder too: its answer may predate the change */
-	d_invalidate(d, src);
-	dentry_put(d);
-	return 0;
+	bump_epoch(dc);
+	for (tries = 0; tries < 3; tries++) {
+		pd = dc_parent_of_id(dc, parent, &err);
+		if (!pd)
+			return tries ? r : err;
+		d = d_lookup_ref(dc, pd, name, (uint32_t)len,
+				 dc_name_hash(name, len));
+		if (d) {
+			/* an in-lookup placeholder too: its answer may
+			 * predate the change */
+			d_invalidate(d, src);
+			dentry_put(d);
+			r = 0;
+		}
+		stale = parent_went_stale(pd);
+		dentry_put(pd);
+		if (!stale)
+			break;
+	}
+	return r;
 }
 
 int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
@@ -237,6 +316,7 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 	if ((unsigned)src >= DC_SRC_NR ||
 	    (what & ~(unsigned)(DC_INVAL_ATTR | DC_INVAL_LINK)))
 		return -EINVAL;
+	bump_epoch(dc);
 	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;

@@ -147,6 +147,7 @@ static void move_locked(struct dcache *dc, struct side *s,
 	 * the key is free (an exchange briefly has both nodes of one key;
 	 * both lead to a dentry inside an open d_seq write section).
 	 */
+	tsan_publish(d);
 	cds_lfht_add(dc->dentries, dc_salt(to->parent, to->hash),
 		     &s->newnode->hn.node);
 	cds_lfht_del(dc->dentries, &old->node);
@@ -162,6 +163,41 @@ static struct dentry *find(struct dcache *dc, struct side *s)
 	return d_lookup_ref(dc, s->parent, s->name, (uint32_t)s->len, s->hash);
 }
 
+/* Invalidate what is cached under @s's (parent, name). */
+static void drop_name(struct dcache *dc, struct side *s)
+{
+	struct dentry *d = find(dc, s);
+
+	if (d) {
+		d_invalidate(d, DC_SRC_LOCAL);
+		dentry_put(d);
+	}
+}
+
+static bool parent_unhashed(struct dentry *p)
+{
+	uint32_t f = __atomic_load_n(&p->d_flags, __ATOMIC_SEQ_CST);
+
+	return (f & D_UNHASHED) && !(f & D_ROOT);
+}
+
+/* Invalidate both names under the directories' current dentries. */
+static void drop_current(struct dcache *dc, uint64_t op, struct side *src,
+			 uint64_t np, struct side *dst)
+{
+	struct side s = *src, t = *dst;
+	int err;
+
+	s.parent = dc_parent_of_id(dc, op, &err);
+	t.parent = dc_parent_of_id(dc, np, &err);
+	if (s.parent)
+		drop_name(dc, &s);
+	if (t.parent)
+		drop_name(dc, &t);
+	dentry_put(s.parent);
+	dentry_put(t.parent);
+}
+
 /* The cached state disagrees or is partial: forget both names. */
 static void drop_both(struct side *a, struct side *b)
 {
@@ -171,11 +207,37 @@ static void drop_both(struct side *a, struct side *b)
 		d_invalidate(b->d, DC_SRC_LOCAL);
 }
 
+/*
+ * Both parents are locked, so their hashed children cannot change: is the
+ * dentry hashed under @s's key still the one we found before locking (or
+ * still none)?  A lookup may have inserted a placeholder since.
+ */
+static bool keys_stable(struct dcache *dc, struct side *s)
+{
+	struct dentry *now;
+	uint32_t seq;
+
+	rcu_read_lock();
+	now = d_lookup_rcu(dc, s->parent, s->name, (uint32_t)s->len, s->hash,
+			   &seq);
+	rcu_read_unlock();
+	return now == s->d;
+}
+
+static bool parent_live(struct dentry *p)
+{
+	return (load_relaxed(p->d_flags) & (D_UNHASHED | D_ROOT)) !=
+	       D_UNHASHED;
+}
+
+/* Found, hashed, still under the parent we resolved, which is hashed too
+ * (a dentry must not be moved under an unhashed parent: dentry.c). */
 static bool usable(struct side *s)
 {
 	return s->d && !(load_relaxed(s->d->d_flags) &
 			 (D_IN_LOOKUP | D_UNHASHED)) &&
-	       rcu_load(s->d->d_parent) == s->parent;
+	       rcu_load(s->d->d_parent) == s->parent &&
+	       parent_live(s->parent);
 }
 
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
@@ -185,8 +247,9 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	bool exchange = flags & DC_RENAME_EXCHANGE;
 	struct dc_inode *si, *ti;
 	bool sdir, tdir, spos, tpos;
-	int err;
+	int err, err2 = 0;
 
+	__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
 	DC_ASSERT_NOT_RCU();
 	if (flags & ~(unsigned)(DC_RENAME_NOREPLACE | DC_RENAME_EXCHANGE) ||
 	    (exchange && (flags & DC_RENAME_NOREPLACE)))
@@ -201,12 +264,20 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	src.hash = dc_name_hash(oldname, src.len);
 	dst.hash = dc_name_hash(newname, dst.len);
 	src.parent = dc_parent_of_id(dc, oldparent, &err);
-	if (!src.parent)
-		return err;
-	dst.parent = dc_parent_of_id(dc, newparent, &err);
-	if (!dst.parent) {
+	dst.parent = dc_parent_of_id(dc, newparent, &err2);
+	if (!src.parent || !dst.parent) {
+		/* a parent is no longer reachable (invalidated): the backend
+		 * changed both names, so drop whatever the cache still has */
+		if (src.parent)
+			drop_name(dc, &src);
+		if (dst.parent)
+			drop_name(dc, &dst);
 		dentry_put(src.parent);
-		return err;
+		dentry_put(dst.parent);
+		if ((!src.parent && err != -ESTALE) ||
+		    (!dst.parent && err2 != -ESTALE))
+			return src.parent ? err2 : err;
+		return 0;
 	}
 
 	pthread_mutex_lock(&dc->rename_lock);
@@ -250,8 +321,10 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		lock_two(src.d, dst.d);
 	else
 		lockref_lock(&src.d->d_ref);
-	if (!usable(&src) || (dst.d && !usable(&dst))) {
-		/* invalidated while we were not holding the locks */
+	if (!usable(&src) || (dst.d && !usable(&dst)) || !keys_stable(dc, &src) ||
+	    !keys_stable(dc, &dst) || !parent_live(dst.parent)) {
+		/* invalidated, or a name (re)appeared, while we were not
+		 * holding the locks: give up on moving, drop both names */
 		if (dst.d)
 			unlock_two(src.d, dst.d);
 		else
@@ -259,6 +332,8 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		unlock_two(src.parent, dst.parent);
 		pthread_mutex_unlock(&dc->rename_lock);
 		drop_both(&src, &dst);
+		drop_name(dc, &src);
+		drop_name(dc, &dst);
 		goto out_put;
 	}
 	seq_write_begin(&dc->rename_seq);
@@ -301,9 +376,10 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 			/* a replaced directory's cached children go too */
 			d_prune(dst.d, false, DC_SRC_LOCAL);
 	}
-	/* ctime of the moved objects and mtime of the parents changed */
+	/* ctime of the moved objects and mtime of the parents changed; a
+	 * replaced target lost a link (the kernel may still hold it) */
 	si = dentry_inode(src.d);
-	ti = exchange ? dentry_inode(dst.d) : NULL;
+	ti = dst.d ? dentry_inode(dst.d) : NULL;
 	if (si)
 		i_inval(si, DC_INVAL_ATTR);
 	if (ti)
@@ -315,6 +391,10 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 out_unlock:
 	pthread_mutex_unlock(&dc->rename_lock);
 out_put:
+	/* a parent unhashed meanwhile: a new dentry of that directory may
+	 * cache the names as they were; drop them there (mutate.c) */
+	if (!err && (parent_unhashed(src.parent) || parent_unhashed(dst.parent)))
+		drop_current(dc, oldparent, &src, newparent, &dst);
 	side_release(dc, &src);
 	side_release(dc, &dst);
 	if (!err) {

@@ -84,7 +84,8 @@ static void result_init(struct dc_result *res)
  * (referenced, legitimized) with the rest of the path *rest, or from the
  * start when *cont is NULL.
  */
-static int walk_rcu(struct dcache *dc, struct dentry *start, const char *path,
+static int walk_rcu(struct dcache *dc, struct dentry *start,
+		    struct dc_inode *start_inode, const char *path,
 		    unsigned flags, enum dc_op op, struct dc_result *res,
 		    struct dentry **cont, const char **rest)
 {
@@ -92,12 +93,16 @@ static int walk_rcu(struct dcache *dc, struct dentry *start, const char *path,
 	struct dc_inode *inode, *kref = NULL;
 	const char *p = path, *comp;
 	uint32_t seq, cseq;
+	uint64_t now = 0;
 	size_t len;
 	int r, err;
 
 	DC_ASSERT_RCU();
 	*cont = NULL;
 	seq = seq_begin(&d->d_seq);
+	/* started from an inode's dentry: it must still name that inode */
+	if (start_inode && rcu_load(d->d_inode) != start_inode)
+		goto restart;
 	while ((comp = next_comp(&p, &len))) {
 		if (len > DC_NAME_MAX) {
 			rcu_read_unlock();
@@ -125,7 +130,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start, const char *path,
 		c = d_lookup_rcu(dc, d, comp, (uint32_t)len,
 				 dc_name_hash(comp, len), &cseq);
 		if (!c || (load_relaxed(c->d_flags) & D_IN_LOOKUP) ||
-		    !dc_valid(load_relaxed(c->d_valid_until))) {
+		    !dc_valid_at(load_relaxed(c->d_valid_until), &now)) {
 			*rest = comp;
 			goto legitimize;
 		}
@@ -156,10 +161,11 @@ static int walk_rcu(struct dcache *dc, struct dentry *start, const char *path,
 		dc_count(C_HIT + op);
 		return -ENOENT;
 	}
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr))
+	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now))
 		goto legitimize;
 	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
-	    !i_copy_link(inode, res->link, res->link_size, &res->link_len))
+	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
+			 &now))
 		goto legitimize;
 	res->nodeid = inode->i_nodeid;
 	res->generation = inode->i_generation;
@@ -168,6 +174,16 @@ static int walk_rcu(struct dcache *dc, struct dentry *start, const char *path,
 		if (lockref_tryget_not_dead(&inode->i_ref) <= 0)
 			goto legitimize;
 		kref = inode;
+		/*
+		 * We hold no reference on @d, so the shrinker may be deciding
+		 * to evict it.  Handshake (lru.c, judge): count the kernel
+		 * reference first, then look for D_EVICTING; the shrinker
+		 * sets D_EVICTING first, then looks at i_nlookup.  Both
+		 * sequentially consistent: at least one sees the other.
+		 */
+		__atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&d->d_flags, __ATOMIC_SEQ_CST) & D_EVICTING)
+			goto undo;
 	}
 	if (flags & DC_WANT_DENTRY) {
 		if (lockref_tryget_not_dead(&d->d_ref) <= 0)
@@ -177,15 +193,16 @@ static int walk_rcu(struct dcache *dc, struct dentry *start, const char *path,
 	if (seq_retry(&d->d_seq, seq))
 		goto undo;
 	rcu_read_unlock();
-	if (kref)
-		__atomic_fetch_add(&kref->i_nlookup, 1, __ATOMIC_RELAXED);
 	dc_count(C_HIT + op);
 	return 0;
 
 undo:
 	rcu_read_unlock();
 	/* the puts come after leaving RCU: a final put may free */
-	dc_inode_put(kref);
+	if (kref) {
+		__atomic_fetch_sub(&kref->i_nlookup, 1, __ATOMIC_SEQ_CST);
+		dc_inode_put(kref);
+	}
 	dentry_put(res->dentry);
 	result_init(res);
 	goto refwalk;
@@ -253,6 +270,7 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 		      struct dentry *d, const char *name, size_t len)
 {
 	struct dc_inode *inode, *fresh;
+	uint64_t since = i_epoch(dc);
 	struct dc_attr attr;
 	int err;
 
@@ -268,14 +286,14 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 		goto stale;
 	}
 	if (inode && same_object(inode, &attr)) {
-		i_set_attr(inode, &attr);
+		i_set_attr(inode, &attr, since);
 		set_valid(d, dc->entry_ttl);
 		dc_inode_put(inode);
 		return 0;
 	}
 	if (!inode) {
 		/* negative -> positive in place */
-		err = i_get_or_create(dc, &attr, NULL, &fresh);
+		err = i_get_or_create(dc, &attr, NULL, since, &fresh);
 		if (err)
 			return err;
 		if (d_set_inode_if_negative(d, fresh)) {
@@ -302,7 +320,9 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
 	struct dentry *d, *n, *other;
 	struct dc_inode *inode;
 	struct dc_attr attr;
+	uint64_t since;
 	int err, tries;
+	bool hashed;
 
 	DC_ASSERT_NOT_RCU();
 	for (tries = 0; tries < 4; tries++) {
@@ -353,6 +373,13 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
 		if (err == -EEXIST)
 			lockref_get_pinned(&other->d_ref);
 		lockref_unlock(&parent->d_ref);
+		hashed = !err;
+		if (err == -ESTALE) {
+			/* the parent was invalidated: answer, cache nothing
+			 * (n stays private and unhashed; its put kills it) */
+			n->d_flags &= ~D_IN_LOOKUP;
+			err = 0;
+		}
 		if (err) {
 			/* lost the race (never visible): free it directly */
 			dentry_put(parent); /* the reference d_alloc took */
@@ -362,9 +389,10 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
 			continue;
 		}
 
+		since = i_epoch(dc);
 		err = be_lookup(dc, parent, name, len, &attr);
 		if (!err) {
-			err = i_get_or_create(dc, &attr, NULL, &inode);
+			err = i_get_or_create(dc, &attr, NULL, since, &inode);
 			if (!err) {
 				d_set_inode(n, inode);
 				set_valid(n, dc->entry_ttl);
@@ -377,9 +405,11 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
 			/* nothing is cached for a failure: unhash the
 			 * placeholder and hand waiters the error */
 			n->d_error = err;
-			lockref_lock(&parent->d_ref);
-			d_unhash_locked(n);
-			lockref_unlock(&parent->d_ref);
+			if (hashed) {
+				lockref_lock(&parent->d_ref);
+				d_unhash_locked(n);
+				lockref_unlock(&parent->d_ref);
+			}
 			d_wake_waiters(n);
 			dentry_put(n);
 			return err;
@@ -440,6 +470,7 @@ out_put:
 static int refresh_attr(struct dcache *dc, struct dentry *d,
 			struct dc_inode *inode, struct dc_attr *out)
 {
+	uint64_t since = i_epoch(dc);
 	int err;
 
 	dc_count(C_BACKEND + DC_BE_GETATTR);
@@ -453,13 +484,14 @@ static int refresh_attr(struct dcache *dc, struct dentry *d,
 		d_invalidate(d, DC_SRC_EXPIRED);
 		return -ESTALE;
 	}
-	i_set_attr(inode, out);
+	i_set_attr(inode, out, since);
 	return 0;
 }
 
 static ssize_t refresh_link(struct dcache *dc, struct dentry *d,
 			    struct dc_inode *inode, char *buf, size_t size)
 {
+	uint64_t since = i_epoch(dc);
 	size_t cap = 256;
 	ssize_t n;
 	char *tmp;
@@ -483,7 +515,7 @@ static ssize_t refresh_link(struct dcache *dc, struct dentry *d,
 		free(tmp);
 		return n;
 	}
-	err = i_set_link(inode, tmp, (size_t)n);
+	err = i_set_link(inode, tmp, (size_t)n, since);
 	/* as readlink(2): up to @size bytes, a NUL only if there is room */
 	memcpy(buf, tmp, (size_t)n < size ? (size_t)n : size);
 	if ((size_t)n < size)
@@ -497,6 +529,7 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res)
 {
 	struct dc_inode *inode = dentry_inode(d);
+	uint64_t now = 0;
 	ssize_t n;
 	int err = 0;
 
@@ -507,7 +540,7 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	}
 	res->nodeid = inode->i_nodeid;
 	res->generation = inode->i_generation;
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr)) {
+	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now)) {
 		err = -EAGAIN;
 		if (flags & DC_CACHED)
 			goto out;
@@ -516,7 +549,8 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 			goto out;
 	}
 	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
-	    !i_copy_link(inode, res->link, res->link_size, &res->link_len)) {
+	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
+			 &now)) {
 		err = -EAGAIN;
 		if (flags & DC_CACHED)
 			goto out;
@@ -555,7 +589,8 @@ static int walk_at(struct dcache *dc, struct dentry *start, const char *path,
 	result_init(res);
 	if (!(flags & DC_FORCE_REF)) {
 		rcu_read_lock();
-		err = walk_rcu(dc, start, path, flags, op, res, &cont, &rest);
+		err = walk_rcu(dc, start, NULL, path, flags, op, res, &cont,
+			       &rest);
 		if (err != -ECHILD)
 			return err;
 		if (cont)
@@ -628,8 +663,8 @@ int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
 		pd = rcu_load(dir->i_dentry);
 		if (pd) {
 			/* the name has no '/': a one-component walk */
-			err = walk_rcu(dc, pd, name, flags, DC_OP_LOOKUP, res,
-				       &cont, &rest);
+			err = walk_rcu(dc, pd, dir, name, flags, DC_OP_LOOKUP,
+				       res, &cont, &rest);
 			if (err != -ECHILD)
 				return err;
 			if (cont)
@@ -653,6 +688,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	enum dc_op op = flags & DC_FOR_ACCESS ? DC_OP_ACCESS : DC_OP_GETATTR;
 	struct dc_inode *inode;
 	struct dentry *d;
+	uint64_t now = 0;
 	int err;
 
 	DC_ASSERT_NOT_RCU();
@@ -664,7 +700,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 			return -ESTALE;
 		}
 		/* no reference: the copy is validated by i_seq */
-		if (i_copy_attr(inode, attr)) {
+		if (i_copy_attr(inode, attr, &now)) {
 			rcu_read_unlock();
 			dc_count(C_HIT + op);
 			return 0;
@@ -675,7 +711,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		inode = dcache_inode_get(dc, nodeid);
 		if (!inode)
 			return -ESTALE;
-		if (i_copy_attr(inode, attr)) {
+		if (i_copy_attr(inode, attr, &now)) {
 			dc_inode_put(inode);
 			return 0;
 		}
@@ -699,6 +735,7 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 {
 	struct dc_inode *inode;
 	struct dentry *d;
+	uint64_t now = 0;
 	size_t len;
 	ssize_t n;
 
@@ -713,7 +750,8 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		rcu_read_unlock();
 		return -EINVAL;
 	}
-	if (!(flags & DC_FORCE_REF) && i_copy_link(inode, buf, size, &len)) {
+	if (!(flags & DC_FORCE_REF) &&
+	    i_copy_link(inode, buf, size, &len, &now)) {
 		rcu_read_unlock();
 		dc_count(C_HIT + DC_OP_READLINK);
 		return (ssize_t)len;
@@ -753,6 +791,7 @@ int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
 
 struct rd_ctx {
 	struct dcache *dc;
+	uint64_t since;
 	struct dentry *dir;
 	dc_filldir_t fill;
 	void *ctx;
@@ -766,15 +805,15 @@ static int rd_fill(void *arg, const char *name, size_t len,
 	/* readdirplus data primes the cache; a failure here is harmless */
 	if (attr && len <= DC_NAME_MAX && !is_dot(name, len) &&
 	    !is_dotdot(name, len))
-		dc_instantiate_in(rc->dc, rc->dir, name, len, attr, NULL, 0,
-				  NULL);
+		dc_instantiate_in(rc->dc, rc->dir, name, len, attr, NULL,
+				  rc->since, 0, NULL);
 	return rc->fill(rc->ctx, name, len, attr);
 }
 
 off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
 		     dc_filldir_t fill, void *ctx)
 {
-	struct rd_ctx rc = { dc, NULL, fill, ctx };
+	struct rd_ctx rc = { dc, i_epoch(dc), NULL, fill, ctx };
 	int err;
 	off_t r;
 

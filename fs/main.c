@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #ifndef RCUFS_VERSION
@@ -104,8 +106,9 @@ static void usage(FILE *f)
 "                           else changes SOURCE while it is mounted\n"
 "\n"
 "Mount-only options (nofail, noauto, auto, user, users, _netdev, defaults,\n"
-"rw, dev, nodev, suid, nosuid, exec, noexec, x-*, comment=*) are accepted\n"
-"and ignored, so rcufs works from /etc/fstab through mount.fuse3.\n"
+"rw, dev, nodev, suid, nosuid, exec, noexec, async, atime, noatime,\n"
+"relatime, x-*, comment=*) are accepted and ignored, so rcufs works from\n"
+"/etc/fstab through mount.fuse3.\n"
 "See rcufs(8).\n");
 }
 
@@ -264,12 +267,27 @@ static void parse_opt(char *o)
 #undef NO_VALUE
 }
 
-static void parse_optlist(char *list)
+/* Parses a copy: strtok_r on argv itself would mangle what ps(1) shows. */
+static void parse_optlist(const char *arg)
 {
-	char *save = NULL, *o;
+	char *list = strdup(arg), *save = NULL, *o;
 
+	if (!list)
+		die("out of memory");
 	for (o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save))
 		parse_opt(o);
+	free(list);
+}
+
+/* MOUNTPOINT unusable; ENOTCONN means a FUSE daemon died there. */
+static void die_mountpoint(const char *mp, int err) __attribute__((noreturn));
+static void die_mountpoint(const char *mp, int err)
+{
+	if (err == ENOTCONN)
+		die("MOUNTPOINT %s is a dead FUSE mount (Transport endpoint "
+		    "is not connected): clear it with 'fusermount3 -u %s'",
+		    mp, mp);
+	die("MOUNTPOINT %s: %s", mp, strerror(err));
 }
 
 static void parse_args(int argc, char **argv)
@@ -316,14 +334,8 @@ static void parse_args(int argc, char **argv)
 	if (!rfs.o.source)
 		die("SOURCE %s: %s", pos[0], strerror(errno));
 	rfs.o.mountpoint = realpath(pos[1], NULL);
-	if (!rfs.o.mountpoint) {
-		if (errno == ENOTCONN)
-			die("MOUNTPOINT %s is a dead FUSE mount (Transport "
-			    "endpoint is not connected): clear it with "
-			    "'fusermount3 -u %s'",
-			    pos[1], pos[1]);
-		die("MOUNTPOINT %s: %s", pos[1], strerror(errno));
-	}
+	if (!rfs.o.mountpoint)
+		die_mountpoint(pos[1], errno);
 }
 
 /* Is @a equal to or below @b? */
@@ -338,14 +350,19 @@ static bool path_within(const char *a, const char *b)
 
 static void check_paths(void)
 {
+	struct statfs sfs;
 	struct stat st;
 
 	if (stat(rfs.o.source, &st) < 0)
 		die("SOURCE %s: %s", rfs.o.source, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		die("SOURCE %s is not a directory", rfs.o.source);
-	if (stat(rfs.o.mountpoint, &st) < 0)
-		die("MOUNTPOINT %s: %s", rfs.o.mountpoint, strerror(errno));
+	/*
+	 * The kernel may still answer stat from its attribute cache on a
+	 * dead FUSE mount; statfs always asks the (gone) daemon.
+	 */
+	if (stat(rfs.o.mountpoint, &st) < 0 || statfs(rfs.o.mountpoint, &sfs) < 0)
+		die_mountpoint(rfs.o.mountpoint, errno);
 	if (!S_ISDIR(st.st_mode))
 		die("MOUNTPOINT %s is not a directory", rfs.o.mountpoint);
 	if (path_within(rfs.o.mountpoint, rfs.o.source))
@@ -361,23 +378,75 @@ static void check_paths(void)
 		    strerror(errno));
 }
 
+/*
+ * Open files beyond the directory fd cache: stdio, /dev/fuse, the root fd
+ * and a little for libfuse and liburcu (16); per worker thread a splice
+ * pipe pair and the file or directory it may have open (3).
+ */
+#define MAX_FDS_DEFAULT 512
+
+/*
+ * max_fds must fit under RLIMIT_NOFILE or the daemon would meet EMFILE.
+ * The soft limit is raised to the hard limit (files opened through the
+ * mount take fds too); an explicit max_fds that still does not fit is
+ * refused, the default shrinks to fit.
+ */
+static void check_fd_limit(void)
+{
+	struct rlimit rl;
+	bool given = rfs.o.max_fds != 0;
+	rlim_t reserve = 16 + 3 * (rfs.o.singlethread ? 1 : rfs.o.threads);
+	rlim_t avail;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = cur;
+	}
+	avail = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;
+	if (!given)
+		rfs.o.max_fds = avail < MAX_FDS_DEFAULT ? (unsigned)avail
+							: MAX_FDS_DEFAULT;
+	else if (rfs.o.max_fds > avail)
+		die("max_fds=%u does not fit the open-file limit of %llu "
+		    "(ulimit -n): use at most max_fds=%llu",
+		    rfs.o.max_fds, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)avail);
+}
+
 static uint64_t ttl_ns(double s)
 {
 	return s >= 1e9 ? DC_TTL_FOREVER : (uint64_t)(s * 1e9);
 }
 
+static struct stat root_st;
+
+/* Before mounting: errors still reach the terminal. */
+static void open_root(void)
+{
+	rfs.root_fd = open(rfs.o.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfs.root_fd < 0 || fstat(rfs.root_fd, &root_st) < 0)
+		die("SOURCE %s: %s", rfs.o.source, strerror(errno));
+	rfs.root_dev = root_st.st_dev;
+	rfs.root_ino = root_st.st_ino;
+}
+
+/*
+ * After fuse_daemonize(): the cache starts threads (shrinker, liburcu's
+ * call_rcu worker) and registers this thread with RCU, and a fork() keeps
+ * neither the threads nor a consistent RCU registry -- the daemon would
+ * run without its shrinker and hang in synchronize_rcu() at unmount.
+ */
 static int open_cache(void)
 {
 	struct dcache_config cfg = { 0 };
-	struct stat st;
 
-	rfs.root_fd = open(rfs.o.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfs.root_fd < 0 || fstat(rfs.root_fd, &st) < 0)
-		die("SOURCE %s: %s", rfs.o.source, strerror(errno));
-	rfs.root_dev = st.st_dev;
-	rfs.root_ino = st.st_ino;
 	cfg.ops = &rfs_backing_ops;
-	dc_attr_from_stat(&cfg.root_attr, &st);
+	dc_attr_from_stat(&cfg.root_attr, &root_st);
 	if (rfs.o.cache_off) {
 		/* every lookup and getattr goes to SOURCE */
 		cfg.entry_ttl_ns = cfg.neg_ttl_ns = cfg.attr_ttl_ns = 0;
@@ -397,24 +466,21 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lc;
 	char opt[PATH_MAX + 64];
+	bool entered = false;
 	int err, ret = 1;
 
 	rfs.o.entry_timeout = rfs.o.attr_timeout = rfs.o.negative_timeout = 1;
 	rfs.o.max_entries = 1000000;
-	rfs.o.max_fds = 512;
+	rfs.o.max_fds = 0; /* set by check_fd_limit() */
 	rfs.o.threads = 10;
 	rfs.o.default_permissions = true;
 	parse_args(argc, argv);
 	check_paths();
+	check_fd_limit();
 	if (rfs.o.cache_off)
 		rfs.o.entry_timeout = rfs.o.attr_timeout =
 			rfs.o.negative_timeout = 0;
-	rfs.pid = getpid();
-
-	dcache_thread_enter();
-	err = open_cache();
-	if (err)
-		die("cannot create the cache: %s", strerror(-err));
+	open_root();
 
 	if (fuse_opt_add_arg(&args, argv[0]) ||
 	    (rfs.o.debug && fuse_opt_add_arg(&args, "-d")))
@@ -448,6 +514,16 @@ int main(int argc, char **argv)
 		    rfs.o.mountpoint);
 	if (fuse_daemonize(rfs.o.foreground))
 		goto out_unmount;
+	rfs.pid = getpid();
+	/* the kernel applied the caller's umask already: apply none again */
+	umask(0);
+	dcache_thread_enter();
+	entered = true;
+	err = open_cache();
+	if (err) {
+		rfs_error("cannot create the cache: %s", strerror(-err));
+		goto out_unmount;
+	}
 	if (rfs.o.singlethread) {
 		ret = fuse_session_loop(rfs.se);
 	} else {
@@ -466,6 +542,7 @@ out_unmount:
 	backing_fini();
 	close(rfs.root_fd);
 	fuse_opt_free_args(&args);
-	dcache_thread_exit();
+	if (entered)
+		dcache_thread_exit();
 	return ret ? 1 : 0;
 }

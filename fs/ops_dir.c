@@ -1,101 +1,524 @@
 /* SPDX-License-Identifier: MIT */
-/* Not written yet: every handler replies ENOSYS. */
+/*
+ * fs/ops_dir.c - namespace changes (MKNOD, MKDIR, UNLINK, RMDIR, SYMLINK,
+ * RENAME, LINK) and directory listing (OPENDIR, READDIR, READDIRPLUS,
+ * RELEASEDIR, FSYNCDIR).
+ *
+ * Mutations run relative to the parent's borrowed directory fd with *at()
+ * calls on a single name component that never follow a final symlink, so
+ * nothing planted in SOURCE can lead outside it.  After the backend change
+ * succeeded the cache is updated in the same handler (write-through,
+ * DESIGN.md §8): the new object is stat'ed and instantiated, a removed
+ * name turns negative, a rename moves the cached dentry.
+ *
+ * Listing.  OPENDIR opens a real directory fd and keeps a getdents64
+ * buffer with it.  The offsets given to the kernel are the d_off cookies
+ * of getdents64, so a READDIR at any offset the kernel got from us can be
+ * served by lseek(2) to it; a READDIR continuing where the last one
+ * stopped is served from the buffer without a seek.  An entry that does
+ * not fit stays in the buffer for the next call.
+ */
 #include "rcufs.h"
-#include <errno.h>
 
-void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- creation ---------------------------------------------------------- */
+
+/*
+ * @name was just created in @parent (whose fd is @dirfd): cache it with a
+ * kernel reference and reply with the entry.  @link is the symlink target
+ * (or NULL).
+ */
+static void reply_new_entry(fuse_req_t req, fuse_ino_t parent, int dirfd,
+			    const char *name, const char *link)
 {
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)rdev;
-	fuse_reply_err(req, ENOSYS);
+	struct dc_result res;
+	struct dc_attr attr;
+	int err;
+
+	err = backing_stat_at(dirfd, name, &attr);
+	if (!err)
+		err = dcache_instantiate(rfs.dc, parent, name, &attr, link,
+					 DC_WANT_KREF, &res);
+	if (err) {
+		/* the backend is the truth: forget what we knew of the name */
+		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
+		rfs_reply_err(req, err);
+		return;
+	}
+	rfs_reply_entry(req, &res);
 }
 
-void rfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+/* Create @name in @parent with mknodat/mkdirat/symlinkat. */
+static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *link)
 {
-	(void)parent;
-	(void)name;
-	(void)mode;
-	fuse_reply_err(req, ENOSYS);
+	struct rfs_saved saved;
+	struct fdent *ref;
+	int dirfd, err, r;
+
+	err = backing_get_dir(parent, &dirfd, &ref);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	/* owned by the caller, with SOURCE's rules (setgid dirs, ACLs) */
+	err = rfs_as_caller(req, &saved);
+	if (err) {
+		backing_put_dir(ref);
+		rfs_reply_err(req, err);
+		return;
+	}
+	if (link)
+		r = symlinkat(link, dirfd, name);
+	else if (S_ISDIR(mode))
+		r = mkdirat(dirfd, name, mode & 07777);
+	else
+		r = mknodat(dirfd, name, mode, rdev);
+	err = r < 0 ? -errno : 0;
+	rfs_as_daemon(&saved);
+	if (err) {
+		backing_put_dir(ref);
+		rfs_reply_err(req, err);
+		return;
+	}
+	reply_new_entry(req, parent, dirfd, name, link);
+	backing_put_dir(ref);
+}
+
+void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, dev_t rdev)
+{
+	rfs_thread_enter();
+	switch (mode & S_IFMT) {
+	case 0:
+		mode |= S_IFREG; /* mknod(2): a zero type is a regular file */
+		break;
+	case S_IFREG:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	default:
+		rfs_reply_err(req, -EINVAL);
+		return;
+	}
+	do_create(req, parent, name, mode, rdev, NULL);
+}
+
+void rfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode)
+{
+	rfs_thread_enter();
+	do_create(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+void rfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name)
+{
+	rfs_thread_enter();
+	do_create(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname)
+{
+	struct fdent *ref;
+	char proc[64];
+	int opath, dirfd, err;
+
+	rfs_thread_enter();
+	opath = backing_open_path(ino, NULL);
+	if (opath < 0) {
+		rfs_reply_err(req, opath);
+		return;
+	}
+	err = backing_get_dir(newparent, &dirfd, &ref);
+	if (err) {
+		close(opath);
+		rfs_reply_err(req, err);
+		return;
+	}
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the magic link does not */
+	if (linkat(opath, "", dirfd, newname, AT_EMPTY_PATH) < 0) {
+		err = -errno;
+		if (err == -ENOENT || err == -EPERM) {
+			backing_proc_path(opath, proc);
+			err = linkat(AT_FDCWD, proc, dirfd, newname,
+				     AT_SYMLINK_FOLLOW) < 0
+				      ? -errno
+				      : 0;
+		}
+	}
+	close(opath);
+	if (err) {
+		backing_put_dir(ref);
+		rfs_reply_err(req, err);
+		return;
+	}
+	/* nlink and ctime of the object changed */
+	dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
+	reply_new_entry(req, newparent, dirfd, newname, NULL);
+	backing_put_dir(ref);
+}
+
+/* ---- removal and rename ------------------------------------------------ */
+
+static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      int flags)
+{
+	struct fdent *ref;
+	int dirfd, err;
+
+	rfs_thread_enter();
+	err = backing_get_dir(parent, &dirfd, &ref);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
+	backing_put_dir(ref);
+	if (!err)
+		/* -ENOENT: the name was not cached, nothing to update */
+		dcache_remove(rfs.dc, parent, name);
+	rfs_reply_err(req, err);
 }
 
 void rfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, ENOSYS);
+	do_remove(req, parent, name, 0);
 }
 
 void rfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, ENOSYS);
+	do_remove(req, parent, name, AT_REMOVEDIR);
 }
 
-void rfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	(void)link;
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, ENOSYS);
+	struct fdent *ref1, *ref2;
+	unsigned dcflags = 0;
+	int fd1, fd2, err;
+
+	rfs_thread_enter();
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		/* RENAME_WHITEOUT and anything newer: not supported */
+		rfs_reply_err(req, -EINVAL);
+		return;
+	}
+	if (flags & RENAME_NOREPLACE)
+		dcflags |= DC_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		dcflags |= DC_RENAME_EXCHANGE;
+	err = backing_get_dir(parent, &fd1, &ref1);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	err = backing_get_dir(newparent, &fd2, &ref2);
+	if (err) {
+		backing_put_dir(ref1);
+		rfs_reply_err(req, err);
+		return;
+	}
+	err = renameat2(fd1, name, fd2, newname, flags) < 0 ? -errno : 0;
+	backing_put_dir(ref2);
+	backing_put_dir(ref1);
+	if (!err &&
+	    dcache_rename(rfs.dc, parent, name, newparent, newname, dcflags)) {
+		/* the cache could not follow: the backend is the truth */
+		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
+		dcache_inval_entry(rfs.dc, newparent, newname, DC_SRC_LOCAL);
+	}
+	rfs_reply_err(req, err);
 }
 
-void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-	(void)parent;
-	(void)name;
-	(void)newparent;
-	(void)newname;
-	(void)flags;
-	fuse_reply_err(req, ENOSYS);
-}
+/* ---- listing ----------------------------------------------------------- */
 
-void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+#define RFS_DIRBUF 32768
+
+struct rfs_linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* An open directory (fi->fh). */
+struct rfs_dir {
+	pthread_mutex_t lock; /* the fields below; held across getdents */
+	int fd;
+	off_t pos;   /* cookie of the entry at buf + cur (0 = start) */
+	size_t len;  /* bytes of getdents64 output in buf */
+	size_t cur;  /* next unconsumed entry in buf */
+	char buf[RFS_DIRBUF];
+};
+
+static struct rfs_dir *dir_of(const struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	fuse_reply_err(req, ENOSYS);
+	return (struct rfs_dir *)(uintptr_t)fi->fh;
 }
 
 void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, ENOSYS);
-}
+	struct rfs_dir *d;
+	struct fdent *ref;
+	int dirfd, fd, err;
 
-void rfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)size;
-	(void)off;
-	(void)fi;
-	fuse_reply_err(req, ENOSYS);
-}
-
-void rfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)size;
-	(void)off;
-	(void)fi;
-	fuse_reply_err(req, ENOSYS);
+	rfs_thread_enter();
+	err = backing_get_dir(ino, &dirfd, &ref);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	backing_put_dir(ref);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	d = malloc(sizeof(*d));
+	if (!d) {
+		close(fd);
+		rfs_reply_err(req, -ENOMEM);
+		return;
+	}
+	err = pthread_mutex_init(&d->lock, NULL);
+	if (err) {
+		free(d);
+		close(fd);
+		rfs_reply_err(req, -err);
+		return;
+	}
+	d->fd = fd;
+	d->pos = 0;
+	d->len = 0;
+	d->cur = 0;
+	fi->fh = (uint64_t)(uintptr_t)d;
+	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
+	if (rfs_open_add(ino, fd)) {
+		pthread_mutex_destroy(&d->lock);
+		close(fd);
+		free(d);
+		rfs_reply_err(req, -ENOMEM);
+		return;
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		/* interrupted: no RELEASEDIR will come */
+		rfs_open_del(ino, fd);
+		pthread_mutex_destroy(&d->lock);
+		close(fd);
+		free(d);
+	}
 }
 
 void rfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, ENOSYS);
+	struct rfs_dir *d = dir_of(fi);
+
+	rfs_thread_enter();
+	rfs_open_del(ino, d->fd);
+	close(d->fd);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	rfs_reply_err(req, 0);
 }
 
-void rfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+void rfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi)
 {
+	struct rfs_dir *d = dir_of(fi);
+	int r;
+
 	(void)ino;
-	(void)datasync;
-	(void)fi;
-	fuse_reply_err(req, ENOSYS);
+	rfs_thread_enter();
+	r = datasync ? fdatasync(d->fd) : fsync(d->fd);
+	rfs_reply_err(req, r < 0 ? -errno : 0);
+}
+
+/*
+ * The next entry of @d at or after the kernel's offset (caller holds
+ * d->lock and has positioned it), reading more when the buffer is used
+ * up.  0 with *de set, 1 at the end, or a negative errno.
+ */
+static int dir_peek(struct rfs_dir *d, struct rfs_linux_dirent64 **de)
+{
+	long n;
+
+	if (d->cur >= d->len) {
+		n = syscall(SYS_getdents64, d->fd, d->buf, sizeof(d->buf));
+		if (n < 0)
+			return -errno;
+		d->len = (size_t)n;
+		d->cur = 0;
+		if (n == 0)
+			return 1;
+	}
+	*de = (struct rfs_linux_dirent64 *)(d->buf + d->cur);
+	return 0;
+}
+
+static void dir_consume(struct rfs_dir *d, const struct rfs_linux_dirent64 *de)
+{
+	d->cur += de->d_reclen;
+	d->pos = de->d_off;
+}
+
+/* Start listing at the kernel's offset @off.  Caller holds d->lock. */
+static int dir_seek(struct rfs_dir *d, off_t off)
+{
+	if (off == d->pos)
+		return 0; /* continuing where the last call stopped */
+	if (lseek(d->fd, off, SEEK_SET) < 0)
+		return -errno;
+	d->pos = off;
+	d->len = 0;
+	d->cur = 0;
+	return 0;
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/*
+ * Look up @name in @ino for READDIRPLUS with a kernel reference.  1 when
+ * it vanished (skip it), 0 with @e filled (e->ino 0 when the cache could
+ * not answer: the entry is listed without a node).
+ */
+static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
+		       struct fuse_entry_param *e)
+{
+	unsigned flags = DC_WANT_ATTR | DC_WANT_KREF;
+	struct dc_result res;
+	int err;
+
+	err = dcache_lookup(rfs.dc, ino, de->d_name, flags | DC_CACHED, &res);
+	if (err == -EAGAIN)
+		err = dcache_lookup(rfs.dc, ino, de->d_name, flags, &res);
+	if (err == -ENOENT)
+		return 1;
+	if (err) {
+		/* list it anyway; a LOOKUP of it reports the error */
+		memset(e, 0, sizeof(*e));
+		e->attr.st_ino = de->d_ino;
+		e->attr.st_mode = DTTOIF(de->d_type);
+		return 0;
+	}
+	rfs_fill_entry(e, &res);
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct rfs_dir *d = dir_of(fi);
+	struct rfs_linux_dirent64 *de = NULL;
+	struct fuse_entry_param e;
+	uint64_t *refs = NULL;
+	size_t used = 0, nrefs = 0, maxrefs = 0, ent, i;
+	char *out;
+	int err;
+
+	rfs_thread_enter();
+	out = malloc(size ? size : 1);
+	if (plus) {
+		/* every entry is at least as large as a one-byte name's */
+		maxrefs = size / fuse_add_direntry_plus(req, NULL, 0, "x",
+							NULL, 0) + 1;
+		refs = malloc(maxrefs * sizeof(*refs));
+	}
+	if (!out || (plus && !refs)) {
+		free(out);
+		free(refs);
+		rfs_reply_err(req, -ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	err = dir_seek(d, off);
+	while (!err) {
+		err = dir_peek(d, &de);
+		if (err)
+			break;
+		if (!plus) {
+			memset(&e.attr, 0, sizeof(e.attr));
+			e.attr.st_ino = de->d_ino;
+			e.attr.st_mode = DTTOIF(de->d_type);
+			ent = fuse_add_direntry(req, out + used, size - used,
+						de->d_name, &e.attr, de->d_off);
+			if (ent > size - used)
+				break;
+		} else if (is_dot_or_dotdot(de->d_name)) {
+			/* no node: the kernel does not count these */
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = de->d_ino;
+			e.attr.st_mode = DTTOIF(de->d_type);
+			ent = fuse_add_direntry_plus(req, out + used,
+						     size - used, de->d_name,
+						     &e, de->d_off);
+			if (ent > size - used)
+				break;
+		} else {
+			/* check the room before taking a reference */
+			ent = fuse_add_direntry_plus(req, NULL, 0, de->d_name,
+						     NULL, 0);
+			if (ent > size - used)
+				break;
+			if (plus_lookup(ino, de, &e)) {
+				dir_consume(d, de); /* vanished: skip it */
+				continue;
+			}
+			ent = fuse_add_direntry_plus(req, out + used,
+						     size - used, de->d_name,
+						     &e, de->d_off);
+			if (ent > size - used) {
+				if (e.ino)
+					dcache_forget(rfs.dc, e.ino, 1);
+				break;
+			}
+			if (e.ino && nrefs < maxrefs)
+				refs[nrefs++] = e.ino;
+		}
+		used += ent;
+		dir_consume(d, de);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (err == 1 || (err < 0 && used))
+		err = 0; /* the end, or an error the next call will report */
+	if (err) {
+		rfs_reply_err(req, err);
+	} else if (fuse_reply_buf(req, out, used)) {
+		/* the kernel took none of the references */
+		for (i = 0; i < nrefs; i++)
+			dcache_forget(rfs.dc, refs[i], 1);
+	}
+	free(refs);
+	free(out);
+}
+
+void rfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+void rfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
 }

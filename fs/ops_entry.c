@@ -35,8 +35,11 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* zero-copy: WRITE requests spliced in, READ replies spliced out */
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	rfs_debug("kernel protocol %u.%u, capable 0x%x, want 0x%x",
 		  conn->proto_major, conn->proto_minor, conn->capable,
 		  conn->want);
@@ -111,10 +114,19 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	rfs_thread_enter();
 	err = getattr_any(ino, 0, &a);
-	if (err == -ESTALE && fi) {
-		/* unlinked but open: the open file still answers */
-		if (fstat((int)fi->fh, &st) < 0) {
-			rfs_reply_err(req, -errno);
+	if (err == -ESTALE) {
+		/* unlinked but open: an open file still answers */
+		int fd = fi ? (int)fi->fh : rfs_file_dup(ino), r;
+
+		if (fd < 0) {
+			rfs_reply_err(req, fd);
+			return;
+		}
+		r = fstat(fd, &st) < 0 ? -errno : 0;
+		if (!fi)
+			close(fd);
+		if (r) {
+			rfs_reply_err(req, r);
 			return;
 		}
 		fuse_reply_attr(req, &st, 0);
@@ -144,6 +156,9 @@ static int do_setattr(fuse_ino_t ino, const struct stat *attr, int to_set,
 	struct timespec ts[2];
 
 	opath = backing_open_path(ino, NULL);
+	if (opath == -ESTALE && fd < 0)
+		/* unlinked but open: an open fd serves the f*() calls too */
+		opath = rfs_file_dup(ino);
 	if (opath < 0 && fd < 0)
 		return opath;
 	if (opath >= 0)

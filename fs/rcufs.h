@@ -63,6 +63,15 @@ extern struct rcufs rfs;
 /* Register the calling worker with RCU once (idempotent, cheap). */
 void rfs_thread_enter(void);
 
+/* ---- fs/creds.c ---- */
+struct rfs_saved {
+	bool switched;
+};
+/* Act as the caller of @req on this thread (root daemon only), for a
+ * creating syscall; undo with rfs_as_daemon right after it. */
+int rfs_as_caller(fuse_req_t req, struct rfs_saved *s);
+void rfs_as_daemon(struct rfs_saved *s);
+
 /* ---- fs/util.c ---- */
 /* Reply with a negative errno (0 = success with no data). */
 void rfs_reply_err(fuse_req_t req, int negerr);
@@ -191,6 +200,15 @@ void rfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags);
 void rfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi);
+/*
+ * A new fd of any file or directory of @nodeid open through the mount, or
+ * -ESTALE: how an unlinked but still open object is reached (fstat,
+ * fchmod, fgetxattr...).  Caller closes it.
+ */
+int rfs_file_dup(uint64_t nodeid);
+/* List / unlist an open fd of @nodeid for rfs_file_dup (before closing). */
+int rfs_open_add(uint64_t nodeid, int fd);
+void rfs_open_del(uint64_t nodeid, int fd);
 /* fs/ops_xattr.c */
 void rfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  const char *value, size_t size, int flags);
