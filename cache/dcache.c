@@ -133,9 +133,20 @@ void dc_attr_to_stat(const struct dc_attr *a, struct stat *st)
 	st->st_ctim.tv_nsec = a->ctime_nsec;
 }
 
-static struct cds_lfht *table_new(void)
+/*
+ * Buckets for @entries objects: measured (tests/bench), cds_lfht's
+ * automatic growth did not keep up with a million entries (chains of
+ * hundreds, 1 us per lookup instead of 0.14 us), so a bounded cache starts
+ * at its final size (a power of two >= max_entries, at most 2^22 buckets:
+ * 32 MiB of bucket heads); automatic resizing stays on for the rest.
+ */
+static struct cds_lfht *table_new(uint64_t entries)
 {
-	return cds_lfht_new(1024, 1024, 0,
+	unsigned long size = 1024;
+
+	while (size < entries && size < (1ul << 22))
+		size <<= 1;
+	return cds_lfht_new(size, 1024, 0,
 			    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 }
 
@@ -170,9 +181,9 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	pthread_cond_init(&dc->shrink_cond, NULL);
 	CDS_INIT_LIST_HEAD(&dc->lru);
 	err = -ENOMEM;
-	dc->dentries = table_new();
-	dc->inodes = table_new();
-	dc->ids = table_new();
+	dc->dentries = table_new(dc->max_entries);
+	dc->inodes = table_new(dc->max_entries);
+	dc->ids = table_new(dc->max_entries);
 	if (!dc->dentries || !dc->inodes || !dc->ids)
 		goto out_free;
 

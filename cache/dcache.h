@@ -187,7 +187,10 @@ bool dcache_in_read_section(void);
  * with DC_WANT_DENTRY res->dentry is then the negative dentry when the
  * last component is the missing one), -ENAMETOOLONG (a component is over
  * DC_NAME_MAX bytes), -EAGAIN (DC_CACHED and not answerable from the
- * cache), or a backend error.  The walk first tries RCU mode with a
+ * cache), -ESTALE (the object changed while the backend was asked about
+ * it: its name went away or now holds another object; asking again looks
+ * afresh, as the kernel's retry on -ESTALE does), or a backend error.
+ * The walk first tries RCU mode with a
  * hand-over-hand sequence ladder; on a miss it legitimizes (references
  * first, then re-validation) and continues in ref-walk mode; if that fails
  * it restarts once in ref-walk from the start.
@@ -247,7 +250,11 @@ off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
  * @name now exists in @parent with attributes @attr (create, mkdir, mknod,
  * symlink, link, readdirplus).  A negative or different cached entry is
  * replaced.  With DC_WANT_KREF counts a kernel reference; @res may be NULL
- * otherwise.  @link (may be NULL) is the symlink target to cache.
+ * otherwise.  @link (may be NULL) is the symlink target to cache.  When
+ * @parent is alive but the cache holds no dentry for it (all invalidated),
+ * the inode and @res are made but no entry is cached (-ESTALE with
+ * DC_WANT_DENTRY); dcache_remove and dcache_inval_entry then return
+ * -ENOENT (nothing cached).
  */
 int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		       const struct dc_attr *attr, const char *link,
@@ -272,6 +279,14 @@ enum {
  * target is unhashed (or, with DC_RENAME_EXCHANGE, swapped).  Uncached
  * sides are invalidated.  -EINVAL for unknown flags or a directory moved
  * into its own subtree (the cache refuses what the backend must refuse).
+ *
+ * A lookup that runs between the backend change and this call may already
+ * have cached the new state.  Moving and unhashing leave that right; a
+ * swap does not (it would restore the old state, and the cache cannot
+ * tell which state it holds).  So with DC_RENAME_EXCHANGE the caller must
+ * keep lookups of the two names out from the backend exchange to the end
+ * of this call, as the kernel does by holding both parent directories'
+ * locks across a FUSE RENAME.
  */
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		  uint64_t newparent, const char *newname, unsigned flags);

@@ -222,20 +222,28 @@ struct dentry *d_lookup_ref(struct dcache *dc, struct dentry *parent,
 		return d;
 	if (!d)
 		return NULL;
-	if (r == 0)
-		return NULL; /* dead: about to be unhashed */
 locked:
 	/*
-	 * The child's lock was held (or the CAS kept failing).  Under the
-	 * parent's d_lock the set of hashed children is stable and a child
-	 * on the list cannot be freed, so we may sleep on its lock.
+	 * The child's lock was held (or the CAS kept failing), or it is
+	 * dead.  Under the parent's d_lock the set of hashed children is
+	 * stable and a child on the list cannot be freed, so we may sleep
+	 * on its lock.
+	 *
+	 * A dead child may still be hashed: the shrinker marks its victims
+	 * dead under their d_lock and unhashes them later (lru.c), and
+	 * lockless readers still find and validate it until then.  Our
+	 * caller is about to act on "this name is not cached" (a remove, a
+	 * rename, an instantiation): unhash it now (bumping d_seq), so that
+	 * no reader can hit it after the caller's change completed.
 	 */
 	lockref_lock(&parent->d_ref);
 	rcu_read_lock();
 	d = d_lookup_rcu(dc, parent, name, len, hash, &seq);
 	rcu_read_unlock();
-	if (d && !lockref_get_not_dead(&d->d_ref))
+	if (d && !lockref_get_not_dead(&d->d_ref)) {
+		d_unhash_locked(d);
 		d = NULL;
+	}
 	lockref_unlock(&parent->d_ref);
 	return d;
 }
@@ -552,18 +560,26 @@ void d_invalidate(struct dentry *d, enum dc_inval_src src)
 
 void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
 {
-	struct dentry *parent = d->d_parent, *x, *c;
+	struct dentry *parent, *x, *c;
 	struct cds_list_head *pos;
 	struct dvec stack = { 0 };
 	uint64_t n = 0;
+	bool moved;
 
 	DC_ASSERT_NOT_RCU();
-	if (self && !(load_relaxed(d->d_flags) & D_ROOT)) {
+	while (self && !(load_relaxed(d->d_flags) & D_ROOT)) {
+		/* referenced: a rename may move @d and drop its old parent */
+		parent = dentry_parent(d);
 		lockref_lock(&parent->d_ref);
-		/* recheck under the lock: a rename may have moved it */
-		if (rcu_load(d->d_parent) == parent && d_unhash_locked(d))
+		/* recheck under the lock: a rename may have moved it; then
+		 * unhash it where it went (the caller wants it gone) */
+		moved = rcu_load(d->d_parent) != parent;
+		if (!moved && d_unhash_locked(d))
 			n++;
 		lockref_unlock(&parent->d_ref);
+		dentry_put(parent);
+		if (!moved)
+			break;
 	}
 	dentry_get(d);
 	if (dvec_push(&stack, d)) {
@@ -576,7 +592,11 @@ void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
 		cds_list_for_each(pos, &x->d_subdirs) {
 			c = cds_list_entry(pos, struct dentry, d_child);
 			lockref_lock(&c->d_ref);
-			if (!lockref_is_dead(&c->d_ref)) {
+			if (lockref_is_dead(&c->d_ref)) {
+				/* killed by the shrinker, not yet unhashed
+				 * (d_lookup_ref): readers still find it */
+				d_unhash_both_locked(c);
+			} else {
 				if (d_unhash_both_locked(c))
 					n++;
 				/* on ENOMEM the child is unhashed but its own

@@ -82,7 +82,12 @@ uint64_t i_epoch(struct dcache *dc)
 	return __atomic_load_n(&dc->attr_epoch, __ATOMIC_SEQ_CST);
 }
 
-/* Caller holds i_lock.  May the change go in, and record it if so. */
+/*
+ * Caller holds i_lock.  May the change go in, and record it if so.
+ * i_attr_epoch says how fresh the cached data is: a write-through sets it
+ * to a new epoch; backend data sampled at epoch @since goes in only if
+ * nothing fresher is there, and then records @since.
+ */
 static bool epoch_admit_locked(struct dc_inode *inode, uint64_t since)
 {
 	struct dcache *dc = inode->i_cache;
@@ -93,7 +98,10 @@ static bool epoch_admit_locked(struct dc_inode *inode, uint64_t since)
 		return true;
 	}
 	/* a write-through after the sample makes this answer too old */
-	return inode->i_attr_epoch <= since;
+	if (inode->i_attr_epoch > since)
+		return false;
+	inode->i_attr_epoch = since;
+	return true;
 }
 
 void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
@@ -304,6 +312,9 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 			goto out_unlock;
 		}
 		inode->i_nodeid = dc->next_nodeid++;
+		/* as fresh as the sample its data came with */
+		inode->i_attr_epoch =
+			since == I_WRITE_THROUGH ? i_epoch(dc) : since;
 		if (since != I_WRITE_THROUGH && i_epoch(dc) != since) {
 			/* some write-through ran while the backend answered:
 			 * it may have been about this object, which we did

@@ -11,7 +11,10 @@
  * attempt per dentry per scan, never a trylock-and-retry loop.  A victim
  * (count 0, not referenced, not pinned by kernel lookups) is marked dead
  * right there, which makes the shrinker its one owner; it is killed after
- * lru_lock is released.
+ * lru_lock is released.  Until then it is dead but still hashed, and
+ * lockless readers still find it: whoever acts on "this name is not
+ * cached" (d_lookup_ref, d_hash_add_locked, d_prune) unhashes it first,
+ * under the parent's d_lock.
  */
 #include "dcache_i.h"
 

@@ -36,6 +36,28 @@ static bool parent_went_stale(struct dentry *pd)
 	return (f & D_UNHASHED) && !(f & D_ROOT);
 }
 
+/*
+ * The referenced dentry of directory @parent, as dc_parent_of_id.  When the
+ * directory is alive (the kernel may hold its node id) but has no dentry
+ * left (invalidated, then dropped), nothing can be cached under it: then
+ * NULL with *err = 0, and *dir the referenced inode (NULL otherwise).  A
+ * dentry made for it later is hashed after this check, so what is cached
+ * under that one was asked of the backend after the caller's change.
+ */
+static struct dentry *parent_dentry(struct dcache *dc, uint64_t parent,
+				    struct dc_inode **dir, int *err)
+{
+	struct dentry *pd = dc_parent_of_id(dc, parent, err);
+
+	*dir = NULL;
+	if (pd || *err != -ESTALE)
+		return pd;
+	*dir = dcache_inode_get(dc, parent);
+	if (*dir)
+		*err = 0;
+	return NULL;
+}
+
 /* Invalidate the attributes of directory @parent (its mtime changed). */
 static void inval_parent(struct dentry *parent)
 {
@@ -150,10 +172,42 @@ out:
 	return err;
 }
 
+/* dcache_instantiate in a live directory @dir (referenced, consumed) that
+ * has no dentry: the inode and the reply, no entry. */
+static int instantiate_uncached(struct dcache *dc, struct dc_inode *dir,
+				const struct dc_attr *attr, const char *link,
+				unsigned flags, struct dc_result *res)
+{
+	struct dc_inode *inode;
+	int err;
+
+	i_inval(dir, DC_INVAL_ATTR);
+	dc_inode_put(dir);
+	err = i_get_or_create(dc, attr, link, I_WRITE_THROUGH, &inode);
+	if (err)
+		return err;
+	if (res) {
+		res->nodeid = inode->i_nodeid;
+		res->generation = inode->i_generation;
+		res->attr = *attr;
+		res->link_len = 0;
+		res->dentry = NULL;
+		if (flags & DC_WANT_KREF) {
+			/* our reference becomes the kernel's */
+			__atomic_fetch_add(&inode->i_nlookup, 1,
+					   __ATOMIC_RELAXED);
+			inode = NULL;
+		}
+	}
+	dc_inode_put(inode);
+	return 0;
+}
+
 int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		       const struct dc_attr *attr, const char *link,
 		       unsigned flags, struct dc_result *res)
 {
+	struct dc_inode *dir;
 	struct dentry *pd;
 	int err, tries;
 	bool stale;
@@ -166,9 +220,14 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		return -EINVAL;
 	bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
-		pd = dc_parent_of_id(dc, parent, &err);
+		pd = parent_dentry(dc, parent, &dir, &err);
+		if (!pd && dir && !(flags & DC_WANT_DENTRY))
+			/* nothing to cache it under: the answer stands */
+			return instantiate_uncached(dc, dir, attr, link, flags,
+						    res);
+		dc_inode_put(dir);
 		if (!pd)
-			return err;
+			return err ? err : -ESTALE;
 		err = dc_instantiate_in(dc, pd, name, len, attr, link,
 					I_WRITE_THROUGH, flags, res);
 		inval_parent(pd);
@@ -214,6 +273,7 @@ static int remove_in(struct dcache *dc, struct dentry *pd, const char *name,
 
 int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 {
+	struct dc_inode *dir;
 	struct dentry *pd;
 	int err, r = -ENOENT, tries;
 	bool stale;
@@ -224,7 +284,13 @@ int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 		return err;
 	bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
-		pd = dc_parent_of_id(dc, parent, &err);
+		pd = parent_dentry(dc, parent, &dir, &err);
+		if (!pd && dir) {
+			/* nothing cached under it: only its attributes */
+			i_inval(dir, DC_INVAL_ATTR);
+			dc_inode_put(dir);
+			return r;
+		}
 		if (!pd)
 			return tries ? r : err;
 		if (!remove_in(dc, pd, name, len))
@@ -276,6 +342,7 @@ int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 		       enum dc_inval_src src)
 {
+	struct dc_inode *dir;
 	struct dentry *pd, *d;
 	int err, r = -ENOENT, tries;
 	bool stale;
@@ -288,9 +355,12 @@ int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 		return err;
 	bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
-		pd = dc_parent_of_id(dc, parent, &err);
+		pd = parent_dentry(dc, parent, &dir, &err);
+		dc_inode_put(dir);
 		if (!pd)
-			return tries ? r : err;
+			/* -ENOENT too for a live directory without dentry:
+			 * nothing is cached under it */
+			return tries || !err ? r : err;
 		d = d_lookup_ref(dc, pd, name, (uint32_t)len,
 				 dc_name_hash(name, len));
 		if (d) {

@@ -26,6 +26,26 @@ typedef struct {
 	uint32_t seq;
 } seqcount_t;
 
+/*
+ * GCC's ThreadSanitizer refuses atomic_thread_fence.  There, each fence is
+ * a read-modify-write of the count that changes nothing (+0): at least as
+ * strong on every machine, and an ordering TSan understands.  The count's
+ * writers hold a lock and their load-then-store never loses an update to
+ * a +0, which writes back the value it read, atomically.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define seq_fence(s, mo) \
+	((void)__atomic_fetch_add((uint32_t *)&(s)->seq, 0, __ATOMIC_ACQ_REL))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define seq_fence(s, mo) \
+	((void)__atomic_fetch_add((uint32_t *)&(s)->seq, 0, __ATOMIC_ACQ_REL))
+#endif
+#endif
+#ifndef seq_fence
+#define seq_fence(s, mo) __atomic_thread_fence(mo)
+#endif
+
 /* RCU-safe, never blocks. */
 static inline uint32_t seq_begin(const seqcount_t *s)
 {
@@ -35,7 +55,7 @@ static inline uint32_t seq_begin(const seqcount_t *s)
 /* True if what was read since seq_begin() returned @start is invalid. */
 static inline bool seq_retry(const seqcount_t *s, uint32_t start)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	seq_fence(s, __ATOMIC_ACQUIRE);
 	return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) != start;
 }
 
@@ -45,7 +65,7 @@ static inline void seq_write_begin(seqcount_t *s)
 	uint32_t v = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 
 	__atomic_store_n(&s->seq, v + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	seq_fence(s, __ATOMIC_RELEASE);
 }
 
 static inline void seq_write_end(seqcount_t *s)
@@ -63,7 +83,7 @@ static inline void seq_invalidate(seqcount_t *s)
 {
 	uint32_t v = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	seq_fence(s, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->seq, v + 2, __ATOMIC_RELEASE);
 }
 
