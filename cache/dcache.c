@@ -212,10 +212,15 @@ out_free:
 	return err;
 }
 
-/* Post-order free of @d's subtree (teardown only: no readers remain). */
-static void free_subtree(struct dcache *dc, struct dentry *top)
+/*
+ * Teardown: unlink @top's subtree from the table and collect it in *v
+ * (post-order).  Nothing is freed here: liburcu's resize worker is an RCU
+ * reader of the table too, so the memory goes only after a grace period.
+ */
+static int unlink_subtree(struct dcache *dc, struct dentry *top,
+			  struct dentry ***v, size_t *n, size_t *cap)
 {
-	struct dentry *d = top, *child;
+	struct dentry *d = top, *child, **nv;
 
 	for (;;) {
 		if (!cds_list_empty(&d->d_subdirs)) {
@@ -226,7 +231,7 @@ static void free_subtree(struct dcache *dc, struct dentry *top)
 		child = d;
 		d = child == top ? NULL : load_relaxed(child->d_parent);
 		if (child != top)
-			cds_list_del(&child->d_child);
+			cds_list_del_init(&child->d_child);
 		if (!(child->d_flags & D_UNHASHED)) {
 			rcu_read_lock();
 			cds_lfht_del(dc->dentries, &child->d_hnode->node);
@@ -234,26 +239,44 @@ static void free_subtree(struct dcache *dc, struct dentry *top)
 		}
 		if (child->d_flags & D_ON_LRU)
 			cds_list_del(&child->d_lru);
-		d_free_unused(child);
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 1024;
+			nv = realloc(*v, *cap * sizeof(**v));
+			if (!nv)
+				return -ENOMEM;
+			*v = nv;
+		}
+		(*v)[(*n)++] = child;
 		if (!d)
-			break;
+			return 0;
 	}
 }
 
 void dcache_free(struct dcache *dc)
 {
+	struct dentry **dead = NULL;
+	size_t ndead = 0, capdead = 0, i;
+	bool leak = false;
+
 	if (!dc)
 		return;
 	DC_ASSERT_NOT_RCU();
 	shrinker_stop(dc);
 	/* Callbacks queued by earlier kills touch dc: let them run first. */
 	rcu_barrier();
-	if (dc->root)
-		free_subtree(dc, dc->root);
+	if (dc->root &&
+	    unlink_subtree(dc, dc->root, &dead, &ndead, &capdead) < 0)
+		leak = true; /* out of memory: leave the rest rather than crash */
 	if (dc->ids)
 		i_free_all(dc);
+	/* no reader (the table's resize worker included) sees them now */
 	synchronize_rcu();
+	for (i = 0; i < ndead; i++)
+		d_free_unused(dead[i]);
+	free(dead);
 	rcu_barrier();
+	if (leak)
+		return;
 	if (dc->dentries)
 		cds_lfht_destroy(dc->dentries, NULL);
 	if (dc->inodes)
