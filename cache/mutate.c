@@ -70,6 +70,25 @@ static void inval_parent(struct dentry *parent)
 }
 
 /*
+ * Fill @res for the instantiated @inode.  With DC_WANT_KREF the caller's
+ * inode reference becomes the kernel's (counted in i_nlookup): returns
+ * true, and the caller must not put it.
+ */
+static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
+			unsigned flags, struct dc_result *res)
+{
+	res->nodeid = inode->i_nodeid;
+	res->generation = inode->i_generation;
+	res->attr = *attr;
+	res->link_len = 0;
+	res->dentry = NULL;
+	if (!(flags & DC_WANT_KREF))
+		return false;
+	__atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
  * @name exists in @parent (referenced) as @attr.  Not in RCU.
  */
 int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
@@ -148,22 +167,11 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 	}
 	set_valid(d, dc->entry_ttl);
 	i_set_attr(inode, attr, since);
-	if (res) {
-		res->nodeid = inode->i_nodeid;
-		res->generation = inode->i_generation;
-		res->attr = *attr;
-		res->link_len = 0;
-		res->dentry = NULL;
-		if (flags & DC_WANT_KREF) {
-			/* our reference becomes the kernel's */
-			__atomic_fetch_add(&inode->i_nlookup, 1,
-					   __ATOMIC_RELAXED);
-			inode = NULL;
-		}
-		if (flags & DC_WANT_DENTRY) {
-			res->dentry = d;
-			d = NULL;
-		}
+	if (res && fill_result(inode, attr, flags, res))
+		inode = NULL; /* our reference became the kernel's */
+	if (res && (flags & DC_WANT_DENTRY)) {
+		res->dentry = d;
+		d = NULL;
 	}
 	dentry_put(d);
 	err = 0;
@@ -186,19 +194,8 @@ static int instantiate_uncached(struct dcache *dc, struct dc_inode *dir,
 	err = i_get_or_create(dc, attr, link, I_WRITE_THROUGH, &inode);
 	if (err)
 		return err;
-	if (res) {
-		res->nodeid = inode->i_nodeid;
-		res->generation = inode->i_generation;
-		res->attr = *attr;
-		res->link_len = 0;
-		res->dentry = NULL;
-		if (flags & DC_WANT_KREF) {
-			/* our reference becomes the kernel's */
-			__atomic_fetch_add(&inode->i_nlookup, 1,
-					   __ATOMIC_RELAXED);
-			inode = NULL;
-		}
-	}
+	if (res && fill_result(inode, attr, flags, res))
+		inode = NULL; /* our reference became the kernel's */
 	dc_inode_put(inode);
 	return 0;
 }

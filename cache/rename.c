@@ -174,6 +174,18 @@ static void drop_name(struct dcache *dc, struct side *s)
 	}
 }
 
+/* Drop both sides' names where their parent is known, and put the
+ * parents (the pointers stay, for the caller's checks only). */
+static void drop_names_put(struct dcache *dc, struct side *a, struct side *b)
+{
+	if (a->parent)
+		drop_name(dc, a);
+	if (b->parent)
+		drop_name(dc, b);
+	dentry_put(a->parent);
+	dentry_put(b->parent);
+}
+
 static bool parent_unhashed(struct dentry *p)
 {
 	uint32_t f = __atomic_load_n(&p->d_flags, __ATOMIC_SEQ_CST);
@@ -190,12 +202,7 @@ static void drop_current(struct dcache *dc, uint64_t op, struct side *src,
 
 	s.parent = dc_parent_of_id(dc, op, &err);
 	t.parent = dc_parent_of_id(dc, np, &err);
-	if (s.parent)
-		drop_name(dc, &s);
-	if (t.parent)
-		drop_name(dc, &t);
-	dentry_put(s.parent);
-	dentry_put(t.parent);
+	drop_names_put(dc, &s, &t);
 }
 
 /* The cached state disagrees or is partial: forget both names. */
@@ -268,12 +275,7 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	if (!src.parent || !dst.parent) {
 		/* a parent is no longer reachable (invalidated): the backend
 		 * changed both names, so drop whatever the cache still has */
-		if (src.parent)
-			drop_name(dc, &src);
-		if (dst.parent)
-			drop_name(dc, &dst);
-		dentry_put(src.parent);
-		dentry_put(dst.parent);
+		drop_names_put(dc, &src, &dst);
 		if ((!src.parent && err != -ESTALE) ||
 		    (!dst.parent && err2 != -ESTALE))
 			return src.parent ? err2 : err;

@@ -25,8 +25,9 @@ static int object_fd(fuse_ino_t ino)
 	return fd == -ESTALE ? rfs_file_dup(ino) : fd;
 }
 
-void rfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		  const char *value, size_t size, int flags)
+/* SETXATTR (@value set) or REMOVEXATTR (@value NULL) on @ino's object. */
+static void modify_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags)
 {
 	char proc[64];
 	int fd, err;
@@ -38,7 +39,10 @@ void rfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	backing_proc_path(fd, proc);
-	err = setxattr(proc, name, value, size, flags) < 0 ? -errno : 0;
+	err = (value ? setxattr(proc, name, value, size, flags)
+		     : removexattr(proc, name)) < 0
+		      ? -errno
+		      : 0;
 	close(fd);
 	if (!err)
 		/* ctime changed */
@@ -46,23 +50,16 @@ void rfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	rfs_reply_err(req, err);
 }
 
+void rfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  const char *value, size_t size, int flags)
+{
+	/* an empty value is valid: never pass NULL for a set */
+	modify_xattr(req, ino, name, value ? value : "", size, flags);
+}
+
 void rfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	char proc[64];
-	int fd, err;
-
-	rfs_thread_enter();
-	fd = object_fd(ino);
-	if (fd < 0) {
-		rfs_reply_err(req, fd);
-		return;
-	}
-	backing_proc_path(fd, proc);
-	err = removexattr(proc, name) < 0 ? -errno : 0;
-	close(fd);
-	if (!err)
-		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
-	rfs_reply_err(req, err);
+	modify_xattr(req, ino, name, NULL, 0, 0);
 }
 
 /*
