@@ -171,8 +171,8 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	dc->neg_ttl = cfg->neg_ttl_ns;
 	dc->attr_ttl = cfg->attr_ttl_ns;
 	dc->max_entries = cfg->max_entries;
-	dc->max_pending = cfg->max_pending_frees ? cfg->max_pending_frees
-						 : 65536;
+	dc->max_pending =
+		cfg->max_pending_frees ? cfg->max_pending_frees : 65536;
 	dc->next_nodeid = DC_ROOT_ID;
 	pthread_mutex_init(&dc->rename_lock, NULL);
 	pthread_mutex_init(&dc->itable_lock, NULL);
@@ -187,7 +187,8 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	if (!dc->dentries || !dc->inodes || !dc->ids)
 		goto out_free;
 
-	err = i_get_or_create(dc, &cfg->root_attr, NULL, I_WRITE_THROUGH, &inode);
+	err = i_get_or_create(dc, &cfg->root_attr, NULL, I_WRITE_THROUGH,
+			      &inode);
 	if (err)
 		goto out_free;
 	root = d_alloc(dc, NULL, "", 0, dc_name_hash("", 0));

@@ -104,12 +104,12 @@ enum {
 
 /* What a lookup or walk answers.  Fields marked "in" are read. */
 struct dc_result {
-	uint64_t nodeid;      /* out: 0 when the result is negative */
-	uint64_t generation;  /* out */
-	struct dc_attr attr;  /* out: DC_WANT_ATTR, positive results */
-	char *link;           /* in: buffer for DC_WANT_LINK */
-	size_t link_size;     /* in: its size */
-	size_t link_len;      /* out: full target length */
+	uint64_t nodeid;       /* out: 0 when the result is negative */
+	uint64_t generation;   /* out */
+	struct dc_attr attr;   /* out: DC_WANT_ATTR, positive results */
+	char *link;	       /* in: buffer for DC_WANT_LINK */
+	size_t link_size;      /* in: its size */
+	size_t link_len;       /* out: full target length */
 	struct dentry *dentry; /* out: DC_WANT_DENTRY (NULL otherwise) */
 };
 
@@ -303,10 +303,10 @@ int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 
 /* Who asked for an invalidation (statistics). */
 enum dc_inval_src {
-	DC_SRC_LOCAL,   /* write-through from a request handler */
-	DC_SRC_WATCH,   /* a change seen in the backing tree */
+	DC_SRC_LOCAL,	/* write-through from a request handler */
+	DC_SRC_WATCH,	/* a change seen in the backing tree */
 	DC_SRC_EXPIRED, /* a revalidation found the cache wrong */
-	DC_SRC_USER,    /* explicit request (tools, tests) */
+	DC_SRC_USER,	/* explicit request (tools, tests) */
 	DC_SRC_NR
 };
 
@@ -398,21 +398,21 @@ enum dc_be_op {
 
 struct dcache_stats {
 	/* Per-thread counters, summed on read. */
-	uint64_t hits[DC_OP_NR];      /* answered inside RCU */
-	uint64_t slow[DC_OP_NR];      /* needed references or the backend */
-	uint64_t neg_hits;            /* negative answers from the cache */
+	uint64_t hits[DC_OP_NR];       /* answered inside RCU */
+	uint64_t slow[DC_OP_NR];       /* needed references or the backend */
+	uint64_t neg_hits;	       /* negative answers from the cache */
 	uint64_t legit_ok, legit_fail; /* RCU -> ref transitions */
-	uint64_t refwalk_restarts;    /* walks redone in ref mode from start */
+	uint64_t refwalk_restarts;     /* walks redone in ref mode from start */
 	uint64_t backend_calls[DC_BE_NR];
-	uint64_t backend_errors;      /* errors other than -ENOENT */
-	uint64_t inlookup_waits;      /* waited for another thread's miss */
+	uint64_t backend_errors; /* errors other than -ENOENT */
+	uint64_t inlookup_waits; /* waited for another thread's miss */
 	uint64_t invalidations[DC_SRC_NR];
 	uint64_t evictions;
-	uint64_t rcu_barriers;        /* back-pressure waits */
+	uint64_t rcu_barriers; /* back-pressure waits */
 	/* Gauges of this dcache. */
 	uint64_t dentries, negative_dentries, inodes, lru;
-	uint64_t pending_frees;       /* objects awaiting a grace period */
-	uint64_t bytes;               /* memory of dentries, names, inodes */
+	uint64_t pending_frees; /* objects awaiting a grace period */
+	uint64_t bytes;		/* memory of dentries, names, inodes */
 };
 
 /* Fill @st.  Thread counters are process-wide; gauges are @dc's.  Never

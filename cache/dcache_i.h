@@ -150,35 +150,35 @@ struct dc_hnode_ext {
 };
 
 enum {
-	D_IN_LOOKUP = 1u << 0, /* placeholder: a backend lookup is running */
-	D_WAITERS = 1u << 1,   /* someone sleeps on d_flags (futex) */
-	D_UNHASHED = 1u << 2,  /* removed from dc->dentries (set once) */
-	D_ON_LRU = 1u << 3,    /* on dc->lru (d_lock, then lru_lock) */
+	D_IN_LOOKUP = 1u << 0,	/* placeholder: a backend lookup is running */
+	D_WAITERS = 1u << 1,	/* someone sleeps on d_flags (futex) */
+	D_UNHASHED = 1u << 2,	/* removed from dc->dentries (set once) */
+	D_ON_LRU = 1u << 3,	/* on dc->lru (d_lock, then lru_lock) */
 	D_REFERENCED = 1u << 4, /* used since it entered the LRU */
 	D_ROOT = 1u << 5,
-	D_KILLED = 1u << 6,     /* killed; only memory left */
-	D_EVICTING = 1u << 7,   /* the shrinker is deciding (see lru.c) */
+	D_KILLED = 1u << 6,   /* killed; only memory left */
+	D_EVICTING = 1u << 7, /* the shrinker is deciding (see lru.c) */
 };
 
 struct dentry {
 	/* ---- read by RCU lookups (first cache line) ---- */
-	struct dc_hnode d_hash;            /* embedded first hash node */
-	struct dentry *__rcu d_parent;     /* d_seq; root: itself */
-	struct dc_name *__rcu d_name;      /* d_seq */
-	struct dc_inode *__rcu d_inode;    /* d_seq; NULL = negative */
-	seqcount_t d_seq;                  /* writers hold d_lock */
-	uint32_t d_flags;                  /* atomic bit operations */
-	uint64_t d_valid_until;            /* atomic; monotonic ns */
+	struct dc_hnode d_hash;		/* embedded first hash node */
+	struct dentry *__rcu d_parent;	/* d_seq; root: itself */
+	struct dc_name *__rcu d_name;	/* d_seq */
+	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
+	seqcount_t d_seq;		/* writers hold d_lock */
+	uint32_t d_flags;		/* atomic bit operations */
+	uint64_t d_valid_until;		/* atomic; monotonic ns */
 
 	/* ---- written often (own cache line) ---- */
 	struct lockref d_ref __attribute__((aligned(DC_CACHELINE)));
-	struct dc_hnode *d_hnode;          /* current node; parent's d_lock */
-	struct dcache *d_cache;            /* immutable */
-	int32_t d_error;                   /* failed in-lookup result */
-	struct cds_list_head d_lru;        /* dc->lru_lock */
-	struct cds_list_head d_child;      /* parent's d_lock */
-	struct cds_list_head d_subdirs;    /* d_lock */
-	struct cds_list_head d_alias;      /* inode's i_lock */
+	struct dc_hnode *d_hnode;	/* current node; parent's d_lock */
+	struct dcache *d_cache;		/* immutable */
+	int32_t d_error;		/* failed in-lookup result */
+	struct cds_list_head d_lru;	/* dc->lru_lock */
+	struct cds_list_head d_child;	/* parent's d_lock */
+	struct cds_list_head d_subdirs; /* d_lock */
+	struct cds_list_head d_alias;	/* inode's i_lock */
 	struct rcu_head d_rcu;
 };
 
@@ -192,27 +192,27 @@ struct dc_link {
 
 struct dc_inode {
 	/* ---- read by RCU readers ---- */
-	struct cds_lfht_node i_keynode;    /* dc->inodes; itable_lock */
-	struct cds_lfht_node i_idnode;     /* dc->ids; itable_lock */
-	uint64_t i_dev, i_ino;             /* immutable key */
-	uint64_t i_nodeid, i_generation;   /* immutable */
-	uint32_t i_type;                   /* immutable: mode & S_IFMT */
-	uint32_t i_flags;                  /* I_*; itable_lock */
-	seqcount_t i_seq;                  /* writers hold i_lock */
-	uint64_t i_attr_valid_until;       /* i_seq; 0 = invalid */
-	struct dc_attr i_attr;             /* i_seq; relaxed word copies */
-	struct dc_link *__rcu i_link;      /* i_seq + RCU; NULL = unknown */
-	uint64_t i_link_valid_until;       /* i_seq */
-	uint64_t i_attr_epoch;             /* i_lock: dc->attr_epoch of the
+	struct cds_lfht_node i_keynode;	 /* dc->inodes; itable_lock */
+	struct cds_lfht_node i_idnode;	 /* dc->ids; itable_lock */
+	uint64_t i_dev, i_ino;		 /* immutable key */
+	uint64_t i_nodeid, i_generation; /* immutable */
+	uint32_t i_type;		 /* immutable: mode & S_IFMT */
+	uint32_t i_flags;		 /* I_*; itable_lock */
+	seqcount_t i_seq;		 /* writers hold i_lock */
+	uint64_t i_attr_valid_until;	 /* i_seq; 0 = invalid */
+	struct dc_attr i_attr;		 /* i_seq; relaxed word copies */
+	struct dc_link *__rcu i_link;	 /* i_seq + RCU; NULL = unknown */
+	uint64_t i_link_valid_until;	 /* i_seq */
+	uint64_t i_attr_epoch;		 /* i_lock: dc->attr_epoch of the
 					      last write-through change */
-	struct dentry *__rcu i_dentry;     /* directories: their dentry */
-	struct dcache *i_cache;            /* immutable */
+	struct dentry *__rcu i_dentry;	 /* directories: their dentry */
+	struct dcache *i_cache;		 /* immutable */
 
 	/* ---- written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
-	uint64_t i_nlookup;                /* atomic; kernel references */
-	void *i_private;                   /* atomic, set once */
-	struct cds_list_head i_aliases;    /* i_lock */
+	uint64_t i_nlookup;		/* atomic; kernel references */
+	void *i_private;		/* atomic, set once */
+	struct cds_list_head i_aliases; /* i_lock */
 	struct rcu_head i_rcu;
 };
 
@@ -240,24 +240,24 @@ enum dc_counter {
 
 struct dcache {
 	/* read-mostly */
-	struct cds_lfht *dentries;  /* (parent, name) -> dc_hnode */
-	struct cds_lfht *inodes;    /* (dev, ino) -> dc_inode */
-	struct cds_lfht *ids;       /* nodeid -> dc_inode */
-	struct dentry *root;        /* immutable; holds one reference */
-	struct dc_backend_ops ops;  /* immutable copy */
+	struct cds_lfht *dentries; /* (parent, name) -> dc_hnode */
+	struct cds_lfht *inodes;   /* (dev, ino) -> dc_inode */
+	struct cds_lfht *ids;	   /* nodeid -> dc_inode */
+	struct dentry *root;	   /* immutable; holds one reference */
+	struct dc_backend_ops ops; /* immutable copy */
 	void *backend;
 	uint64_t entry_ttl, neg_ttl, attr_ttl;
 	uint64_t max_entries, max_pending;
 
 	pthread_mutex_t rename_lock;
-	seqcount_t rename_seq;      /* writers hold rename_lock */
+	seqcount_t rename_seq; /* writers hold rename_lock */
 
 	pthread_mutex_t itable_lock;
-	uint64_t next_nodeid;       /* itable_lock */
-	uint64_t generation;        /* immutable: creation time */
+	uint64_t next_nodeid; /* itable_lock */
+	uint64_t generation;  /* immutable: creation time */
 
 	pthread_mutex_t lru_lock;
-	struct cds_list_head lru;   /* lru_lock; head = most recent */
+	struct cds_list_head lru; /* lru_lock; head = most recent */
 
 	/*
 	 * Bumped (atomically) by every write-through change or invalidation
@@ -274,8 +274,8 @@ struct dcache {
 
 	/* shrinker thread */
 	bool shrinker_started;
-	bool shrinker_stop;         /* shrink_mutex */
-	bool shrinker_kick;         /* shrink_mutex */
+	bool shrinker_stop; /* shrink_mutex */
+	bool shrinker_kick; /* shrink_mutex */
 	pthread_t shrinker;
 	pthread_mutex_t shrink_mutex;
 	pthread_cond_t shrink_cond;
@@ -366,17 +366,17 @@ void i_inval(struct dc_inode *inode, unsigned what);
 /* RCU or ref: copy attributes if valid; false if invalid or torn. */
 bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
 /* RCU: copy link target; 1 copied, 0 not cached/torn. */
-int i_copy_link(struct dc_inode *inode, char *buf, size_t size,
-		size_t *len, uint64_t *now);
+int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
+		uint64_t *now);
 void i_put_many(struct dc_inode *inode, int32_t n);
 struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d);
 void i_del_alias(struct dc_inode *inode, struct dentry *d);
 void i_free_all(struct dcache *dc);
 
 /* ---- walk.c ---- */
-int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
-		   const char *name, uint32_t len, uint32_t hash,
-		   unsigned flags, struct dentry **out);
+int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
+		   uint32_t len, uint32_t hash, unsigned flags,
+		   struct dentry **out);
 struct dentry *dc_parent_of_id(struct dcache *dc, uint64_t nodeid, int *err);
 int dc_check_name(const char *name, size_t *len);
 int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
@@ -384,9 +384,9 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 
 /* ---- mutate.c ---- */
 int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
-		      const char *name, size_t len,
-		      const struct dc_attr *attr, const char *link,
-		      uint64_t since, unsigned flags, struct dc_result *res);
+		      const char *name, size_t len, const struct dc_attr *attr,
+		      const char *link, uint64_t since, unsigned flags,
+		      struct dc_result *res);
 
 /* ---- lru.c ---- */
 void lru_add_locked(struct dentry *d);

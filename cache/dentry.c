@@ -81,7 +81,8 @@ struct dkey {
 static int d_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct dkey *k = key;
-	struct dentry *d = caa_container_of(node, struct dc_hnode, node)->dentry;
+	struct dentry *d =
+		caa_container_of(node, struct dc_hnode, node)->dentry;
 	struct dc_name *n;
 
 	if (rcu_load(d->d_parent) != k->parent)
@@ -135,8 +136,8 @@ static void d_free_mem(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
 
-	dc_gauge_add(&dc->bytes, -(int64_t)(sizeof(*d) + sizeof(*n) + n->len +
-					     1));
+	dc_gauge_add(&dc->bytes,
+		     -(int64_t)(sizeof(*d) + sizeof(*n) + n->len + 1));
 	/* a killed dentry left the counts at kill time */
 	if (!(d->d_flags & D_KILLED)) {
 		dc_gauge_add(&dc->nr_dentries, -1);
@@ -172,7 +173,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 			    const char *name, uint32_t len, uint32_t hash,
 			    uint32_t *seq)
 {
-	struct dkey key = { parent, name, len, hash };
+	struct dkey key = {parent, name, len, hash};
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 	struct dentry *d;
@@ -291,7 +292,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 {
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
-	struct dkey key = { parent, n->s, n->len, n->hash };
+	struct dkey key = {parent, n->s, n->len, n->hash};
 	unsigned long hash = dc_salt(parent, n->hash);
 	struct cds_lfht_node *ret;
 	struct dentry *other;
@@ -416,9 +417,8 @@ static long dfutex(uint32_t *addr, int op, uint32_t val)
 /* Leader: the result is published; clear D_IN_LOOKUP and wake waiters. */
 void d_wake_waiters(struct dentry *d)
 {
-	uint32_t old = __atomic_fetch_and(&d->d_flags,
-					  ~(D_IN_LOOKUP | D_WAITERS),
-					  __ATOMIC_SEQ_CST);
+	uint32_t old = __atomic_fetch_and(
+		&d->d_flags, ~(D_IN_LOOKUP | D_WAITERS), __ATOMIC_SEQ_CST);
 
 	if (old & D_WAITERS)
 		dfutex(&d->d_flags, FUTEX_WAKE_PRIVATE, INT_MAX);
@@ -461,8 +461,7 @@ static struct dentry *d_kill_owned(struct dentry *d)
 	lockref_lock(&parent->d_ref);
 	lockref_lock(&d->d_ref);
 	d_unhash_both_locked(d);
-	__atomic_fetch_or(&d->d_flags, D_UNHASHED | D_KILLED,
-			  __ATOMIC_RELEASE);
+	__atomic_fetch_or(&d->d_flags, D_UNHASHED | D_KILLED, __ATOMIC_RELEASE);
 	/* every kill bumps d_seq, hashed or not (kernel commit 4c0d7cd5c841) */
 	seq_invalidate(&d->d_seq);
 	inode = d->d_inode;
@@ -562,7 +561,7 @@ void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
 {
 	struct dentry *parent, *x, *c;
 	struct cds_list_head *pos;
-	struct dvec stack = { 0 };
+	struct dvec stack = {0};
 	uint64_t n = 0;
 	bool moved;
 
@@ -589,7 +588,7 @@ void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
 	while (stack.n) {
 		x = stack.v[--stack.n];
 		lockref_lock(&x->d_ref);
-		cds_list_for_each(pos, &x->d_subdirs) {
+		cds_list_for_each (pos, &x->d_subdirs) {
 			c = cds_list_entry(pos, struct dentry, d_child);
 			lockref_lock(&c->d_ref);
 			if (lockref_is_dead(&c->d_ref)) {

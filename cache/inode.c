@@ -93,8 +93,8 @@ static bool epoch_admit_locked(struct dc_inode *inode, uint64_t since)
 	struct dcache *dc = inode->i_cache;
 
 	if (since == I_WRITE_THROUGH) {
-		inode->i_attr_epoch =
-			__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
+		inode->i_attr_epoch = __atomic_add_fetch(&dc->attr_epoch, 1,
+							 __ATOMIC_SEQ_CST);
 		return true;
 	}
 	/* a write-through after the sample makes this answer too old */
@@ -273,7 +273,7 @@ static void i_free_rcu(struct rcu_head *head)
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 		    const char *link, uint64_t since, struct dc_inode **out)
 {
-	struct ikey key = { attr->dev, attr->ino };
+	struct ikey key = {attr->dev, attr->ino};
 	unsigned long hash = key_hash(attr->dev, attr->ino);
 	struct dc_inode *inode = NULL, *found = NULL, *stale = NULL;
 	struct cds_lfht_iter it;
@@ -445,7 +445,7 @@ void i_free_all(struct dcache *dc)
 
 	rcu_read_lock();
 	/* plain iteration: the _entry macros form a pointer from NULL */
-	cds_lfht_for_each(dc->ids, &it, node) {
+	cds_lfht_for_each (dc->ids, &it, node) {
 		inode = caa_container_of(node, struct dc_inode, i_idnode);
 		cds_lfht_del(dc->ids, &inode->i_idnode);
 		if (!(inode->i_flags & I_UNKEYED))
@@ -535,7 +535,7 @@ struct dentry *dc_inode_alias(struct dc_inode *inode)
 	lockref_lock(&inode->i_ref);
 	/* plain iteration: the _entry macros would form a dentry pointer
 	 * from the (not 64-byte aligned) list head */
-	cds_list_for_each(pos, &inode->i_aliases) {
+	cds_list_for_each (pos, &inode->i_aliases) {
 		d = cds_list_entry(pos, struct dentry, d_alias);
 		/* prefer a hashed alias; any live one will do */
 		if (lockref_is_dead(&d->d_ref))

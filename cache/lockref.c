@@ -38,8 +38,8 @@ static uint32_t xchg_lock(struct lockref *lr, uint32_t v)
 static void futex_wait(struct lockref *lr, uint32_t val)
 {
 	/* EINTR and EAGAIN (value changed) both mean: look again. */
-	syscall(SYS_futex, (uint32_t *)&lr->lock_count, FUTEX_WAIT_PRIVATE,
-		val, NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)&lr->lock_count, FUTEX_WAIT_PRIVATE, val,
+		NULL, NULL, 0);
 }
 
 static void futex_wake(struct lockref *lr)

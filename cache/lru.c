@@ -33,7 +33,8 @@ void lru_add_locked(struct dentry *d)
 		dc_gauge_add(&dc->nr_lru, 1);
 	}
 	pthread_mutex_unlock(&dc->lru_lock);
-	over = dc->max_entries && load_relaxed(dc->nr_dentries) > dc->max_entries;
+	over = dc->max_entries &&
+	       load_relaxed(dc->nr_dentries) > dc->max_entries;
 	if (over && !load_relaxed(dc->shrinker_kick))
 		shrinker_kick(dc);
 }

@@ -92,9 +92,9 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
  * @name exists in @parent (referenced) as @attr.  Not in RCU.
  */
 int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
-		      const char *name, size_t len,
-		      const struct dc_attr *attr, const char *link,
-		      uint64_t since, unsigned flags, struct dc_result *res)
+		      const char *name, size_t len, const struct dc_attr *attr,
+		      const char *link, uint64_t since, unsigned flags,
+		      struct dc_result *res)
 {
 	uint32_t hash = dc_name_hash(name, len);
 	struct dentry *d, *other;

@@ -25,8 +25,8 @@ struct move_garbage {
 
 static void garbage_free_rcu(struct rcu_head *head)
 {
-	struct move_garbage *g = caa_container_of(head, struct move_garbage,
-						  rcu);
+	struct move_garbage *g =
+		caa_container_of(head, struct move_garbage, rcu);
 	struct dcache *dc = g->dc;
 
 	dc_gauge_add(&dc->bytes,
@@ -72,7 +72,7 @@ static void side_release(struct dcache *dc, struct side *s)
 {
 	if (s->newname) {
 		dc_gauge_add(&dc->bytes, -(int64_t)(sizeof(*s->newname) +
-						     s->newname->len + 1));
+						    s->newname->len + 1));
 		free(s->newname);
 	}
 	if (s->newnode) {
@@ -134,10 +134,10 @@ static void move_locked(struct dcache *dc, struct side *s,
 
 	s->garbage->dc = dc;
 	s->garbage->name = d->d_name;
-	s->garbage->node = old == &d->d_hash
-				   ? NULL
-				   : caa_container_of(old, struct dc_hnode_ext,
-						      hn);
+	s->garbage->node =
+		old == &d->d_hash
+			? NULL
+			: caa_container_of(old, struct dc_hnode_ext, hn);
 	rcu_store(d->d_parent, to->parent);
 	rcu_store(d->d_name, s->newname);
 	rcu_read_lock();
@@ -233,24 +233,22 @@ static bool keys_stable(struct dcache *dc, struct side *s)
 
 static bool parent_live(struct dentry *p)
 {
-	return (load_relaxed(p->d_flags) & (D_UNHASHED | D_ROOT)) !=
-	       D_UNHASHED;
+	return (load_relaxed(p->d_flags) & (D_UNHASHED | D_ROOT)) != D_UNHASHED;
 }
 
 /* Found, hashed, still under the parent we resolved, which is hashed too
  * (a dentry must not be moved under an unhashed parent: dentry.c). */
 static bool usable(struct side *s)
 {
-	return s->d && !(load_relaxed(s->d->d_flags) &
-			 (D_IN_LOOKUP | D_UNHASHED)) &&
-	       rcu_load(s->d->d_parent) == s->parent &&
-	       parent_live(s->parent);
+	return s->d &&
+	       !(load_relaxed(s->d->d_flags) & (D_IN_LOOKUP | D_UNHASHED)) &&
+	       rcu_load(s->d->d_parent) == s->parent && parent_live(s->parent);
 }
 
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		  uint64_t newparent, const char *newname, unsigned flags)
 {
-	struct side src = { 0 }, dst = { 0 };
+	struct side src = {0}, dst = {0};
 	bool exchange = flags & DC_RENAME_EXCHANGE;
 	struct dc_inode *si, *ti;
 	bool sdir, tdir, spos, tpos;
@@ -323,8 +321,9 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		lock_two(src.d, dst.d);
 	else
 		lockref_lock(&src.d->d_ref);
-	if (!usable(&src) || (dst.d && !usable(&dst)) || !keys_stable(dc, &src) ||
-	    !keys_stable(dc, &dst) || !parent_live(dst.parent)) {
+	if (!usable(&src) || (dst.d && !usable(&dst)) ||
+	    !keys_stable(dc, &src) || !keys_stable(dc, &dst) ||
+	    !parent_live(dst.parent)) {
 		/* invalidated, or a name (re)appeared, while we were not
 		 * holding the locks: give up on moving, drop both names */
 		if (dst.d)
@@ -395,7 +394,8 @@ out_unlock:
 out_put:
 	/* a parent unhashed meanwhile: a new dentry of that directory may
 	 * cache the names as they were; drop them there (mutate.c) */
-	if (!err && (parent_unhashed(src.parent) || parent_unhashed(dst.parent)))
+	if (!err &&
+	    (parent_unhashed(src.parent) || parent_unhashed(dst.parent)))
 		drop_current(dc, oldparent, &src, newparent, &dst);
 	side_release(dc, &src);
 	side_release(dc, &dst);

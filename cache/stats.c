@@ -12,14 +12,14 @@
 #include "dcache_i.h"
 
 struct tstats {
-	uint64_t c[C_NR];         /* owner thread writes, anyone reads */
+	uint64_t c[C_NR];	   /* owner thread writes, anyone reads */
 	struct cds_list_head list; /* stats_lock */
 };
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static CDS_LIST_HEAD(stats_threads);  /* stats_lock */
-static uint64_t stats_retired[C_NR];  /* stats_lock */
-static struct tstats stats_orphan;     /* unregistered threads: atomics */
+static CDS_LIST_HEAD(stats_threads); /* stats_lock */
+static uint64_t stats_retired[C_NR]; /* stats_lock */
+static struct tstats stats_orphan;   /* unregistered threads: atomics */
 static __thread struct tstats *my_stats;
 
 void dc_stats_thread_init(void);
@@ -79,7 +79,7 @@ static void sum(uint64_t *out)
 	pthread_mutex_lock(&stats_lock);
 	for (i = 0; i < C_NR; i++)
 		out[i] = stats_retired[i] + load_relaxed(stats_orphan.c[i]);
-	cds_list_for_each_entry(t, &stats_threads, list)
+	cds_list_for_each_entry (t, &stats_threads, list)
 		for (i = 0; i < C_NR; i++)
 			out[i] += load_relaxed(t->c[i]);
 	pthread_mutex_unlock(&stats_lock);

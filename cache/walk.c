@@ -313,9 +313,9 @@ stale:
  * One component in ref mode.  @parent is a referenced positive directory.
  * On success *out is the referenced child, positive or negative.
  */
-int dc_lookup_slow(struct dcache *dc, struct dentry *parent,
-		   const char *name, uint32_t len, uint32_t hash,
-		   unsigned flags, struct dentry **out)
+int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
+		   uint32_t len, uint32_t hash, unsigned flags,
+		   struct dentry **out)
 {
 	struct dentry *d, *n, *other;
 	struct dc_inode *inode;
@@ -780,10 +780,9 @@ int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
 	cur = __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED);
 	do {
 		take = cur < nlookup ? cur : nlookup;
-	} while (!__atomic_compare_exchange_n(&inode->i_nlookup, &cur,
-					      cur - take, false,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_RELAXED));
+	} while (!__atomic_compare_exchange_n(
+		&inode->i_nlookup, &cur, cur - take, false, __ATOMIC_SEQ_CST,
+		__ATOMIC_RELAXED));
 	/* our temporary reference and the @take kernel ones */
 	i_put_many(inode, (int32_t)take + 1);
 	return take < nlookup ? -EINVAL : 0;
@@ -813,7 +812,7 @@ static int rd_fill(void *arg, const char *name, size_t len,
 off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
 		     dc_filldir_t fill, void *ctx)
 {
-	struct rd_ctx rc = { dc, i_epoch(dc), NULL, fill, ctx };
+	struct rd_ctx rc = {dc, i_epoch(dc), NULL, fill, ctx};
 	int err;
 	off_t r;
 

@@ -34,10 +34,10 @@
 #include <urcu/list.h>
 
 struct fdent {
-	struct dc_inode *inode;   /* immutable; borrowers hold a reference */
-	uint64_t dev, ino;        /* immutable: the key to verify against */
-	int fd;                   /* fdc_lock; -1 when closed */
-	unsigned refs;            /* fdc_lock; borrowers */
+	struct dc_inode *inode;	  /* immutable; borrowers hold a reference */
+	uint64_t dev, ino;	  /* immutable: the key to verify against */
+	int fd;			  /* fdc_lock; -1 when closed */
+	unsigned refs;		  /* fdc_lock; borrowers */
 	struct cds_list_head lru; /* fdc_lock; on fdc_lru while fd >= 0 */
 };
 
@@ -267,8 +267,7 @@ static int locate_dentry(struct dentry *d, int *dirfd, char *name,
 	return err;
 }
 
-int backing_locate(uint64_t nodeid, int *dirfd, char *name,
-		   struct fdent **ref)
+int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 {
 	struct dc_inode *inode;
 	struct dentry *d;
@@ -318,7 +317,8 @@ static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 	err = backing_locate(nodeid, &dirfd, name, &ref);
 	if (err)
 		return err;
-	fd = openat(dirfd, name[0] ? name : ".", flags | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name[0] ? name : ".",
+		    flags | O_NOFOLLOW | O_CLOEXEC);
 	err = fd < 0 ? -errno : 0;
 	backing_put_dir(ref);
 	if (err)

@@ -22,7 +22,7 @@
 #define RCUFS_VERSION "unknown"
 #endif
 
-struct rcufs rfs = { .root_fd = -1 };
+struct rcufs rfs = {.root_fd = -1};
 
 static const struct fuse_lowlevel_ops rfs_ops = {
 	.init = rfs_init,
@@ -68,52 +68,73 @@ static const struct fuse_lowlevel_ops rfs_ops = {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-"usage: rcufs [options] SOURCE MOUNTPOINT\n"
-"\n"
-"Mirror the directory SOURCE at MOUNTPOINT, answering metadata from an\n"
-"in-memory dentry cache.  Unmount with: fusermount3 -u MOUNTPOINT\n"
-"\n"
-"general options:\n"
-"    -f                     stay in the foreground\n"
-"    -d                     debug: log requests and capabilities (implies -f)\n"
-"    -s                     single-threaded\n"
-"    -h, --help             this help\n"
-"    -V, --version          print the version\n"
-"    -o opt[,opt...]        mount options, below\n"
-"\n"
-"FUSE options:\n"
-"    -o allow_other         let all users access the mount (needs root or\n"
-"                           user_allow_other in /etc/fuse.conf)\n"
-"    -o default_permissions the kernel checks permissions (default: on)\n"
-"    -o no_default_permissions  rcufs answers access checks instead\n"
-"    -o ro                  read-only mount\n"
-"    -o fsname=NAME         filesystem name in /proc/mounts (default: SOURCE)\n"
-"    -o subtype=NAME        filesystem subtype (default: rcufs)\n"
-"    -o auto_unmount        unmount when rcufs exits, even if killed\n"
-"\n"
-"rcufs options:\n"
-"    -o entry_timeout=S     kernel cache of names, seconds (default: 1)\n"
-"    -o attr_timeout=S      kernel cache of attributes, seconds (default: 1)\n"
-"    -o negative_timeout=S  kernel cache of missing names, seconds (default: 1)\n"
-"    -o max_entries=N       dentries kept in the cache (default: 1000000;\n"
-"                           0 = no bound)\n"
-"    -o max_fds=N           backing directory fds kept open (default: 512)\n"
-"    -o threads=N           worker threads at most (default: 10)\n"
-"    -o cache=off           no caching at all: every request reaches SOURCE\n"
-"                           (cache=on is the default)\n"
-"    -o writeback           kernel writeback cache; only safe when nothing\n"
-"                           else changes SOURCE while it is mounted\n"
-"\n"
-"Mount-only options (nofail, noauto, auto, user, users, _netdev, defaults,\n"
-"rw, dev, nodev, suid, nosuid, exec, noexec, async, atime, noatime,\n"
-"relatime, x-*, comment=*) are accepted and ignored, so rcufs works from\n"
-"/etc/fstab through mount.fuse3.\n"
-"See rcufs(8).\n");
+	fprintf(f, "usage: rcufs [options] SOURCE MOUNTPOINT\n"
+		   "\n"
+		   "Mirror the directory SOURCE at MOUNTPOINT, answering "
+		   "metadata from an\n"
+		   "in-memory dentry cache.  Unmount with: fusermount3 -u "
+		   "MOUNTPOINT\n"
+		   "\n"
+		   "general options:\n"
+		   "    -f                     stay in the foreground\n"
+		   "    -d                     debug: log requests and "
+		   "capabilities (implies -f)\n"
+		   "    -s                     single-threaded\n"
+		   "    -h, --help             this help\n"
+		   "    -V, --version          print the version\n"
+		   "    -o opt[,opt...]        mount options, below\n"
+		   "\n"
+		   "FUSE options:\n"
+		   "    -o allow_other         let all users access the mount "
+		   "(needs root or\n"
+		   "                           user_allow_other in "
+		   "/etc/fuse.conf)\n"
+		   "    -o default_permissions the kernel checks permissions "
+		   "(default: on)\n"
+		   "    -o no_default_permissions  rcufs answers access checks "
+		   "instead\n"
+		   "    -o ro                  read-only mount\n"
+		   "    -o fsname=NAME         filesystem name in /proc/mounts "
+		   "(default: SOURCE)\n"
+		   "    -o subtype=NAME        filesystem subtype (default: "
+		   "rcufs)\n"
+		   "    -o auto_unmount        unmount when rcufs exits, even "
+		   "if killed\n"
+		   "\n"
+		   "rcufs options:\n"
+		   "    -o entry_timeout=S     kernel cache of names, seconds "
+		   "(default: 1)\n"
+		   "    -o attr_timeout=S      kernel cache of attributes, "
+		   "seconds (default: 1)\n"
+		   "    -o negative_timeout=S  kernel cache of missing names, "
+		   "seconds (default: 1)\n"
+		   "    -o max_entries=N       dentries kept in the cache "
+		   "(default: 1000000;\n"
+		   "                           0 = no bound)\n"
+		   "    -o max_fds=N           backing directory fds kept open "
+		   "(default: 512)\n"
+		   "    -o threads=N           worker threads at most "
+		   "(default: 10)\n"
+		   "    -o cache=off           no caching at all: every "
+		   "request reaches SOURCE\n"
+		   "                           (cache=on is the default)\n"
+		   "    -o writeback           kernel writeback cache; only "
+		   "safe when nothing\n"
+		   "                           else changes SOURCE while it is "
+		   "mounted\n"
+		   "\n"
+		   "Mount-only options (nofail, noauto, auto, user, users, "
+		   "_netdev, defaults,\n"
+		   "rw, dev, nodev, suid, nosuid, exec, noexec, async, atime, "
+		   "noatime,\n"
+		   "relatime, x-*, comment=*) are accepted and ignored, so "
+		   "rcufs works from\n"
+		   "/etc/fstab through mount.fuse3.\n"
+		   "See rcufs(8).\n");
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						      noreturn));
+static void die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -134,7 +155,8 @@ static double parse_seconds(const char *opt, const char *v)
 	errno = 0;
 	d = strtod(v, &end);
 	if (!*v || *end || errno || d < 0 || d != d)
-		die("bad value for %s: '%s' (expected a number of seconds >= 0)",
+		die("bad value for %s: '%s' (expected a number of seconds >= "
+		    "0)",
 		    opt, v);
 	return d;
 }
@@ -171,9 +193,10 @@ static void add_mountopt(const char *o)
 static bool is_ignored(const char *o)
 {
 	static const char *const ignored[] = {
-		"nofail", "noauto", "auto", "user", "users", "_netdev",
-		"defaults", "rw", "dev", "nodev", "suid", "nosuid", "exec",
-		"noexec", "async", "atime", "noatime", "relatime", NULL,
+		"nofail",  "noauto",   "auto",	   "user",   "users",
+		"_netdev", "defaults", "rw",	   "dev",    "nodev",
+		"suid",	   "nosuid",   "exec",	   "noexec", "async",
+		"atime",   "noatime",  "relatime", NULL,
 	};
 	int i;
 
@@ -192,15 +215,15 @@ static void parse_opt(char *o)
 	if (v)
 		*v++ = '\0';
 #define IS(name) (!strcmp(o, name))
-#define NEED_VALUE()                                                           \
-	do {                                                                   \
-		if (!v)                                                        \
-			die("option %s needs a value (%s=...)", o, o);         \
+#define NEED_VALUE()                                                   \
+	do {                                                           \
+		if (!v)                                                \
+			die("option %s needs a value (%s=...)", o, o); \
 	} while (0)
-#define NO_VALUE()                                                             \
-	do {                                                                   \
-		if (v)                                                         \
-			die("option %s takes no value", o);                    \
+#define NO_VALUE()                                          \
+	do {                                                \
+		if (v)                                      \
+			die("option %s takes no value", o); \
 	} while (0)
 	if (IS("entry_timeout")) {
 		NEED_VALUE();
@@ -227,7 +250,8 @@ static void parse_opt(char *o)
 		else if (!strcmp(v, "on"))
 			rfs.o.cache_off = false;
 		else
-			die("bad value for cache: '%s' (expected on or off)", v);
+			die("bad value for cache: '%s' (expected on or off)",
+			    v);
 	} else if (IS("writeback")) {
 		NO_VALUE();
 		rfs.o.writeback = true;
@@ -361,7 +385,8 @@ static void check_paths(void)
 	 * The kernel may still answer stat from its attribute cache on a
 	 * dead FUSE mount; statfs always asks the (gone) daemon.
 	 */
-	if (stat(rfs.o.mountpoint, &st) < 0 || statfs(rfs.o.mountpoint, &sfs) < 0)
+	if (stat(rfs.o.mountpoint, &st) < 0 ||
+	    statfs(rfs.o.mountpoint, &sfs) < 0)
 		die_mountpoint(rfs.o.mountpoint, errno);
 	if (!S_ISDIR(st.st_mode))
 		die("MOUNTPOINT %s is not a directory", rfs.o.mountpoint);
@@ -443,7 +468,7 @@ static void open_root(void)
  */
 static int open_cache(void)
 {
-	struct dcache_config cfg = { 0 };
+	struct dcache_config cfg = {0};
 
 	cfg.ops = &rfs_backing_ops;
 	dc_attr_from_stat(&cfg.root_attr, &root_st);

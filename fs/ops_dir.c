@@ -95,8 +95,8 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	backing_put_dir(ref);
 }
 
-void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode, dev_t rdev)
+void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       dev_t rdev)
 {
 	rfs_thread_enter();
 	switch (mode & S_IFMT) {
@@ -116,8 +116,7 @@ void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	do_create(req, parent, name, mode, rdev, NULL);
 }
 
-void rfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode)
+void rfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	rfs_thread_enter();
 	do_create(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
@@ -260,9 +259,9 @@ struct rfs_linux_dirent64 {
 struct rfs_dir {
 	pthread_mutex_t lock; /* the fields below; held across getdents */
 	int fd;
-	off_t pos;   /* cookie of the entry at buf + cur (0 = start) */
-	size_t len;  /* bytes of getdents64 output in buf */
-	size_t cur;  /* next unconsumed entry in buf */
+	off_t pos;  /* cookie of the entry at buf + cur (0 = start) */
+	size_t len; /* bytes of getdents64 output in buf */
+	size_t cur; /* next unconsumed entry in buf */
 	char buf[RFS_DIRBUF];
 };
 
@@ -439,8 +438,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	out = malloc(size ? size : 1);
 	if (plus) {
 		/* every entry is at least as large as a one-byte name's */
-		maxrefs = size / fuse_add_direntry_plus(req, NULL, 0, "x",
-							NULL, 0) + 1;
+		maxrefs = size / fuse_add_direntry_plus(req, NULL, 0, "x", NULL,
+							0) +
+			  1;
 		refs = malloc(maxrefs * sizeof(*refs));
 	}
 	if (!out || (plus && !refs)) {

@@ -82,7 +82,8 @@ void rfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	rfs_thread_enter();
 	if (dcache_forget(rfs.dc, ino, nlookup) == -EINVAL)
 		rfs_warn("forget of %lu: kernel dropped more references than "
-			 "it was given", (unsigned long)ino);
+			 "it was given",
+			 (unsigned long)ino);
 	fuse_reply_none(req);
 }
 
@@ -171,10 +172,10 @@ static int do_setattr(fuse_ino_t ino, const struct stat *attr, int to_set,
 		}
 	}
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid
-						       : (uid_t)-1;
-		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid
-						       : (gid_t)-1;
+		uid_t uid =
+			to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t gid =
+			to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
 
 		if ((opath >= 0 ? fchownat(opath, "", uid, gid,
 					   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)

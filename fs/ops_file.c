@@ -65,7 +65,7 @@
 struct ofile {
 	struct ofile *next; /* of_lock */
 	uint64_t nodeid;    /* immutable */
-	int fd;             /* immutable; open while listed */
+	int fd;		    /* immutable; open while listed */
 };
 
 #define OF_HASH 1024
@@ -108,7 +108,6 @@ void rfs_open_del(uint64_t nodeid, int fd)
 	pthread_mutex_unlock(&of_lock);
 	free(f);
 }
-
 
 /*
  * A new fd (F_DUPFD_CLOEXEC) of an open file of @nodeid, or -ESTALE when
@@ -305,8 +304,8 @@ void rfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	rfs_thread_enter();
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK |
-			   FUSE_BUF_FD_RETRY;
+	buf.buf[0].flags =
+		FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
 	/* libfuse replies with the error itself when the copy fails */
@@ -318,8 +317,8 @@ static ssize_t write_to_fd(int fd, off_t off, struct fuse_bufvec *src)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(src));
 
-	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK |
-			   FUSE_BUF_FD_RETRY;
+	out.buf[0].flags =
+		FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	return fuse_buf_copy(&out, src, 0);
@@ -338,8 +337,7 @@ static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
 	ssize_t n;
 	void *p;
 
-	if (posix_memalign(&p, page > 0 ? (size_t)page : 4096,
-			   size ? size : 1))
+	if (posix_memalign(&p, page > 0 ? (size_t)page : 4096, size ? size : 1))
 		return -ENOMEM;
 	mem.buf[0].mem = p;
 	n = fuse_buf_copy(&mem, src, FUSE_BUF_NO_SPLICE);
@@ -362,8 +360,7 @@ void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	rfs_thread_enter();
 	n = write_to_fd(fd, off, bufv);
 	/* nothing was written (nor consumed) when O_DIRECT refused */
-	if (n == -EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 &&
-	    (fl & O_DIRECT))
+	if (n == -EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 && (fl & O_DIRECT))
 		n = write_aligned(fd, off, bufv);
 	/* even a failed write may have changed something */
 	attr_changed(ino);
@@ -379,11 +376,11 @@ void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 struct lkowner {
 	struct lkowner *next; /* lk_lock; in lk_hash while hashed */
 	uint64_t nodeid;      /* immutable */
-	uint64_t owner;       /* immutable: the kernel's lock owner */
-	int fd;               /* immutable: private, locks live here */
-	pid_t pid;            /* lk_lock: the owner's process */
-	unsigned refs;        /* lk_lock: the hash's and the users' */
-	bool hashed;          /* lk_lock */
+	uint64_t owner;	      /* immutable: the kernel's lock owner */
+	int fd;		      /* immutable: private, locks live here */
+	pid_t pid;	      /* lk_lock: the owner's process */
+	unsigned refs;	      /* lk_lock: the hash's and the users' */
+	bool hashed;	      /* lk_lock */
 };
 
 #define LK_HASH 256
@@ -645,7 +642,7 @@ void rfs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		goto out;
 	}
 	if (fl.l_type != F_UNLCK && fl.l_pid <= 0) {
-		struct lkowner self = { .nodeid = ino, .fd = fd };
+		struct lkowner self = {.nodeid = ino, .fd = fd};
 
 		fl.l_pid = lk_holder(o ? o : &self, &fl);
 	}
@@ -668,8 +665,8 @@ void rfs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	int err;
 
 	rfs_thread_enter();
-	o = lk_get(ino, fi->lock_owner, (int)fi->fh, lk_pid(req, lock),
-		   !unlock, &err);
+	o = lk_get(ino, fi->lock_owner, (int)fi->fh, lk_pid(req, lock), !unlock,
+		   &err);
 	if (!o) {
 		/* unlocking what was never locked: nothing to do */
 		rfs_reply_err(req, err);
@@ -705,7 +702,7 @@ void rfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 	struct lkowner *o;
 	int fd, err = 0;
 
@@ -777,8 +774,8 @@ void rfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 
 	(void)ino_in;
 	rfs_thread_enter();
-	n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh,
-			    &off_out, len, (unsigned)flags);
+	n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
+			    len, (unsigned)flags);
 	if (n < 0) {
 		rfs_reply_err(req, -errno);
 		return;

@@ -100,8 +100,7 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(buf);
 }
 
-void rfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		  size_t size)
+void rfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	rfs_thread_enter();
 	get_or_list(req, ino, name, size);

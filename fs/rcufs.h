@@ -30,16 +30,16 @@
 #include "dcache.h"
 
 struct rcufs_opts {
-	char *source;        /* absolute, canonical */
-	char *mountpoint;    /* absolute, canonical */
-	double entry_timeout;    /* kernel entry timeout, seconds */
-	double attr_timeout;     /* kernel attribute timeout */
+	char *source;		 /* absolute, canonical */
+	char *mountpoint;	 /* absolute, canonical */
+	double entry_timeout;	 /* kernel entry timeout, seconds */
+	double attr_timeout;	 /* kernel attribute timeout */
 	double negative_timeout; /* kernel negative-entry timeout */
-	uint64_t max_entries;    /* dcache bound (0 = unbounded) */
-	unsigned max_fds;        /* cached backing directory fds */
-	unsigned threads;        /* max worker threads */
-	bool cache_off;          /* cache=off: every request reaches SOURCE */
-	bool writeback;          /* kernel writeback cache (exclusive use) */
+	uint64_t max_entries;	 /* dcache bound (0 = unbounded) */
+	unsigned max_fds;	 /* cached backing directory fds */
+	unsigned threads;	 /* max worker threads */
+	bool cache_off;		 /* cache=off: every request reaches SOURCE */
+	bool writeback;		 /* kernel writeback cache (exclusive use) */
 	bool default_permissions;
 	bool ro;
 	bool foreground, debug, singlethread;
@@ -49,7 +49,7 @@ struct rcufs_opts {
 
 struct rcufs {
 	struct rcufs_opts o;
-	int root_fd;             /* O_PATH|O_DIRECTORY of SOURCE, never closed */
+	int root_fd; /* O_PATH|O_DIRECTORY of SOURCE, never closed */
 	dev_t root_dev;
 	ino_t root_ino;
 	struct dcache *dc;
@@ -80,10 +80,10 @@ void rfs_log(const char *level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define rfs_error(...) rfs_log("error", __VA_ARGS__)
 #define rfs_warn(...) rfs_log("warning", __VA_ARGS__)
-#define rfs_debug(...)                                                         \
-	do {                                                                   \
-		if (rfs.o.debug)                                               \
-			rfs_log("debug", __VA_ARGS__);                         \
+#define rfs_debug(...)                                 \
+	do {                                           \
+		if (rfs.o.debug)                       \
+			rfs_log("debug", __VA_ARGS__); \
 	} while (0)
 /* Fill a fuse_entry_param from a dcache result (timeouts per options). */
 void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res);
@@ -113,8 +113,7 @@ void backing_put_dir(struct fdent *ref);
  * rfs.root_fd, @name is "" and *ref is NULL.  Release with
  * backing_put_dir(*ref).
  */
-int backing_locate(uint64_t nodeid, int *dirfd, char *name,
-		   struct fdent **ref);
+int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref);
 
 /*
  * An O_PATH|O_NOFOLLOW fd of node @nodeid itself, opened relative to its
@@ -154,8 +153,8 @@ void rfs_readlink(fuse_req_t req, fuse_ino_t ino);
 void rfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
 void rfs_statfs(fuse_req_t req, fuse_ino_t ino);
 /* fs/ops_dir.c */
-void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode, dev_t rdev);
+void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       dev_t rdev);
 void rfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       mode_t mode);
 void rfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -48,8 +48,7 @@
 
 enum mode { M_RCU, M_REF, M_MUTEX, M_RWLOCK, M_NR };
 
-static const char *const mode_names[M_NR] = { "rcu", "ref", "mutex",
-					      "rwlock" };
+static const char *const mode_names[M_NR] = {"rcu", "ref", "mutex", "rwlock"};
 
 /* ---- options --------------------------------------------------------- */
 
@@ -79,14 +78,17 @@ static void usage(FILE *f)
 		"  -s, --shape A,B,C,D    fan-out per level (default: derived\n"
 		"                         from N, 10,10,100,100 for 1000000)\n"
 		"  -t, --threads LIST     thread counts (default 1,2,4,8)\n"
-		"  -m, --modes LIST       of rcu,ref,mutex,rwlock (default all)\n"
+		"  -m, --modes LIST       of rcu,ref,mutex,rwlock (default "
+		"all)\n"
 		"  -d, --duration SEC     per run (default 2)\n"
-		"  -r, --reps N           runs per row, median kept (default 3)\n"
+		"  -r, --reps N           runs per row, median kept (default "
+		"3)\n"
 		"  -p, --paths N          random paths per thread (default\n"
 		"                         262144, rounded up to a power of 2)\n"
 		"      --seed N           random seed (default 1)\n"
 		"      --json FILE        also write the figures as JSON\n"
-		"      --callgrind-ops N  only: warm, then N fast-path walks in\n"
+		"      --callgrind-ops N  only: warm, then N fast-path walks "
+		"in\n"
 		"                         dcbench_cg_walks()\n"
 		"      --strict           exit 2 when a target is missed\n"
 		"  -q, --quiet            no per-run lines\n");
@@ -163,20 +165,20 @@ enum {
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "entries", required_argument, NULL, 'n' },
-		{ "shape", required_argument, NULL, 's' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "modes", required_argument, NULL, 'm' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "reps", required_argument, NULL, 'r' },
-		{ "paths", required_argument, NULL, 'p' },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "json", required_argument, NULL, OPT_JSON },
-		{ "callgrind-ops", required_argument, NULL, OPT_CG },
-		{ "strict", no_argument, NULL, OPT_STRICT },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"entries", required_argument, NULL, 'n'},
+		{"shape", required_argument, NULL, 's'},
+		{"threads", required_argument, NULL, 't'},
+		{"modes", required_argument, NULL, 'm'},
+		{"duration", required_argument, NULL, 'd'},
+		{"reps", required_argument, NULL, 'r'},
+		{"paths", required_argument, NULL, 'p'},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"json", required_argument, NULL, OPT_JSON},
+		{"callgrind-ops", required_argument, NULL, OPT_CG},
+		{"strict", no_argument, NULL, OPT_STRICT},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	bool entries_set = false;
 	uint64_t v;
@@ -275,8 +277,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		if (!entries_set)
 			o->entries = prod;
 		if (o->entries > prod) {
-			fprintf(stderr, "dcbench: %" PRIu64
-				" entries do not fit the shape\n", o->entries);
+			fprintf(stderr,
+				"dcbench: %" PRIu64
+				" entries do not fit the shape\n",
+				o->entries);
 			exit(1);
 		}
 	}
@@ -364,8 +368,8 @@ static void *xcalloc(size_t n, size_t size)
 
 static void die(const char *what, int err)
 {
-	fprintf(stderr, "dcbench: %s: %s\n", what, strerror(err < 0 ? -err
-								     : err));
+	fprintf(stderr, "dcbench: %s: %s\n", what,
+		strerror(err < 0 ? -err : err));
 	exit(1);
 }
 
@@ -408,7 +412,7 @@ static int comp_path(char *buf, size_t size, const unsigned *c, int depth)
 /* What the tree holds, for the memory figures. */
 struct tree_info {
 	uint64_t dirs, files, name_bytes; /* name_bytes: lengths + NULs */
-	size_t slot; /* bytes per pre-generated path */
+	size_t slot;			  /* bytes per pre-generated path */
 };
 
 /*
@@ -426,8 +430,8 @@ static void visit_tree(const struct opts *o, visit_fn fn, void *ctx)
 	for (idx = 0; idx < o->entries; idx++) {
 		leaf_comps(o->fan, idx, c);
 		for (l = 0; l < NLEVELS - 1; l++)
-			if (!idx || memcmp(c, prev, (size_t)(l + 1) *
-						    sizeof(*c)))
+			if (!idx ||
+			    memcmp(c, prev, (size_t)(l + 1) * sizeof(*c)))
 				fn(ctx, c, l + 1);
 		fn(ctx, c, NLEVELS);
 		memcpy(prev, c, sizeof(c));
@@ -463,8 +467,8 @@ static void mb_visit(void *ctx, const unsigned *c, int depth)
 	int err;
 
 	comp_path(path, sizeof(path), c, depth);
-	err = mb_create(ctx, path, depth < NLEVELS ? S_IFDIR | 0755
-						   : S_IFREG | 0644,
+	err = mb_create(ctx, path,
+			depth < NLEVELS ? S_IFDIR | 0755 : S_IFREG | 0644,
 			NULL);
 	if (err)
 		die(path, err);
@@ -527,9 +531,8 @@ static struct bnode *bnode_new(struct btable *t, struct bnode *parent,
 	return n;
 }
 
-static struct bnode *bt_find(const struct btable *t,
-			     const struct bnode *parent, const char *name,
-			     size_t len, uint64_t hash)
+static struct bnode *bt_find(const struct btable *t, const struct bnode *parent,
+			     const char *name, size_t len, uint64_t hash)
 {
 	struct bnode *n = t->buckets[bucket_of(t, parent, hash)];
 
@@ -666,8 +669,7 @@ static void gen_paths(struct bench *b, unsigned idx)
 		unsigned c[NLEVELS];
 
 		leaf_comps(o->fan, xorshift(&seed) % o->entries, c);
-		comp_path(buf + (size_t)i * b->ti.slot, b->ti.slot, c,
-			  NLEVELS);
+		comp_path(buf + (size_t)i * b->ti.slot, b->ti.slot, c, NLEVELS);
 	}
 	b->paths[idx] = buf;
 }
@@ -790,7 +792,8 @@ static void one_run(struct bench *b, enum mode mode, unsigned nthr,
 		if (w[i].ns)
 			rate += (double)w[i].ops * 1e9 / (double)w[i].ns;
 		if (w[i].errors && r->errors == w[i].errors)
-			fprintf(stderr, "dcbench: %s: %" PRIu64
+			fprintf(stderr,
+				"dcbench: %s: %" PRIu64
 				" failed walks, first: %s\n",
 				mode_names[mode], w[i].errors,
 				strerror(-w[i].first_err));
@@ -799,8 +802,8 @@ static void one_run(struct bench *b, enum mode mode, unsigned nthr,
 	dcache_stats(b->dc, &after);
 	fast = after.hits[DC_OP_WALK] - before.hits[DC_OP_WALK];
 	slow = after.slow[DC_OP_WALK] - before.slow[DC_OP_WALK];
-	r->fast_pct = fast + slow ? 100.0 * (double)fast / (double)(fast + slow)
-				  : 0;
+	r->fast_pct =
+		fast + slow ? 100.0 * (double)fast / (double)(fast + slow) : 0;
 	r->ns_per_op = r->ops ? thread_ns / (double)r->ops : 0;
 	r->ops_per_s = rate;
 	free(w);
@@ -921,7 +924,8 @@ static void setup(struct bench *b, struct warm_info *wi)
 	visit_tree(&b->o, warm_visit, &wc);
 	wi->check_s = (double)(now_ns() - t0) / 1e9;
 	if (wc.errors) {
-		fprintf(stderr, "dcbench: %" PRIu64 " of %" PRIu64
+		fprintf(stderr,
+			"dcbench: %" PRIu64 " of %" PRIu64
 			" paths not cached after warming\n",
 			wc.errors, b->o.entries);
 		die("cached walk", wc.first_err);
@@ -984,8 +988,8 @@ static int callgrind_mode(struct bench *b)
 	}
 	dcache_stats(b->dc, &before);
 	t0 = now_ns();
-	sink = dcbench_cg_walks(b->dc, b->paths[0], b->ti.slot,
-				b->o.npaths - 1, b->o.cg_ops, &errors);
+	sink = dcbench_cg_walks(b->dc, b->paths[0], b->ti.slot, b->o.npaths - 1,
+				b->o.cg_ops, &errors);
 	ns = now_ns() - t0;
 	dcache_stats(b->dc, &after);
 	printf("callgrind-ops=%" PRIu64 " entries=%" PRIu64 " errors=%" PRIu64
@@ -1008,7 +1012,7 @@ struct target {
 	enum target_state state;
 };
 
-static const char *const state_names[] = { "MET", "MISSED", "SKIPPED" };
+static const char *const state_names[] = {"MET", "MISSED", "SKIPPED"};
 
 static const struct row *find_row(const struct row *rows, unsigned nrows,
 				  enum mode mode, unsigned threads)
@@ -1071,15 +1075,14 @@ static void write_json(const struct bench *b, const struct warm_info *wi,
 		", \"name_bytes_avg\": %.2f, \"rss_growth\": %" PRIu64
 		", \"rss_per_dentry\": %.1f},\n",
 		m->dentries, wi->st.inodes, wi->st.bytes, m->stats_per_dentry,
-		m->name_avg, wi->rss_after - wi->rss_before,
-		m->rss_per_dentry);
+		m->name_avg, wi->rss_after - wi->rss_before, m->rss_per_dentry);
 	fprintf(f, "  \"rows\": [\n");
 	for (i = 0; i < nrows; i++) {
 		const struct row *r = &rows[i];
 
 		fprintf(f,
-			"    {\"mode\": \"%s\", \"threads\": %u, \"ops\": %" PRIu64
-			", \"ns_per_op\": %.2f, \"ops_per_s\": %.0f"
+			"    {\"mode\": \"%s\", \"threads\": %u, \"ops\": "
+			"%" PRIu64 ", \"ns_per_op\": %.2f, \"ops_per_s\": %.0f"
 			", \"per_thread\": %.0f, \"scale\": ",
 			mode_names[r->mode], r->threads, r->med.ops,
 			r->med.ns_per_op, r->med.ops_per_s,
@@ -1100,7 +1103,8 @@ static void write_json(const struct bench *b, const struct warm_info *wi,
 	fprintf(f, "  ],\n  \"targets\": [\n");
 	for (i = 0; i < nt; i++)
 		fprintf(f,
-			"    {\"name\": \"%s\", \"value\": %.3f, \"limit\": %.3f"
+			"    {\"name\": \"%s\", \"value\": %.3f, \"limit\": "
+			"%.3f"
 			", \"state\": \"%s\"}%s\n",
 			t[i].name, t[i].value, t[i].limit,
 			state_names[t[i].state], i + 1 < nt ? "," : "");
@@ -1144,13 +1148,12 @@ int main(int argc, char **argv)
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	fflush(stdout);
 	setup(b, &wi);
-	m.dentries = wi.st.dentries ? wi.st.dentries
-				    : b->ti.dirs + b->ti.files;
-	m.name_avg = (double)b->ti.name_bytes /
-		     (double)(b->ti.dirs + b->ti.files);
+	m.dentries = wi.st.dentries ? wi.st.dentries : b->ti.dirs + b->ti.files;
+	m.name_avg =
+		(double)b->ti.name_bytes / (double)(b->ti.dirs + b->ti.files);
 	m.stats_per_dentry = (double)wi.st.bytes / (double)m.dentries;
-	m.rss_per_dentry = (double)(wi.rss_after - wi.rss_before) /
-			   (double)m.dentries;
+	m.rss_per_dentry =
+		(double)(wi.rss_after - wi.rss_before) / (double)m.dentries;
 	printf("setup: membackend %.2f s, warm %.2f s (%.0f ns/file through "
 	       "the backend), cached check %.2f s (%.0f ns/file)\n",
 	       wi.build_s, wi.warm_s, wi.warm_s * 1e9 / (double)o->entries,

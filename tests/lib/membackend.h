@@ -47,7 +47,7 @@ int mb_symlink(struct membackend *mb, const char *path, const char *target,
 int mb_link(struct membackend *mb, const char *oldpath, const char *newpath,
 	    struct dc_attr *out);
 int mb_unlink(struct membackend *mb, const char *path); /* not dirs */
-int mb_rmdir(struct membackend *mb, const char *path);  /* empty dirs */
+int mb_rmdir(struct membackend *mb, const char *path);	/* empty dirs */
 /* flags: DC_RENAME_NOREPLACE, DC_RENAME_EXCHANGE, as rename(2) */
 int mb_rename(struct membackend *mb, const char *oldpath, const char *newpath,
 	      unsigned flags);

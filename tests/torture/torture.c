@@ -65,8 +65,7 @@
  */
 #if defined(__SANITIZE_THREAD__)
 static uint64_t fence_word;
-#define t_fence(mo) \
-	((void)__atomic_fetch_add(&fence_word, 0, __ATOMIC_SEQ_CST))
+#define t_fence(mo) ((void)__atomic_fetch_add(&fence_word, 0, __ATOMIC_SEQ_CST))
 #else
 #define t_fence(mo) __atomic_thread_fence(mo)
 #endif
@@ -1342,8 +1341,7 @@ static void read_live(struct thr *t, const struct snap *s)
 		if (!res.dentry)
 			fail(t, V_MISMATCH, "walk \"%s\" DC_WANT_DENTRY: NULL",
 			     s->path);
-		check_dentry(t, s, q, res.dentry, s->path, s->name,
-			     true);
+		check_dentry(t, s, q, res.dentry, s->path, s->name, true);
 	}
 	jitter(t);
 	read_nodeid(t, s, q, res.nodeid, flags & DC_WANT_KREF,
