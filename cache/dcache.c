@@ -150,6 +150,14 @@ static struct cds_lfht *table_new(uint64_t entries)
 			    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 }
 
+void dcache_set_ttls(struct dcache *dc, uint64_t entry_ns, uint64_t neg_ns,
+		     uint64_t attr_ns)
+{
+	store_relaxed(dc->entry_ttl, entry_ns);
+	store_relaxed(dc->neg_ttl, neg_ns);
+	store_relaxed(dc->attr_ttl, attr_ns);
+}
+
 int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 {
 	struct dcache *dc;

@@ -324,6 +324,32 @@ enum {
 int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 		       enum dc_inval_src src);
 
+/*
+ * Change the validity periods of what is cached from now on (as in
+ * struct dcache_config; what is cached already keeps its expiry: call
+ * dcache_inval_all() too to shorten it).  Any thread, any context.
+ */
+void dcache_set_ttls(struct dcache *dc, uint64_t entry_ns, uint64_t neg_ns,
+		     uint64_t attr_ns);
+
+/*
+ * Call @fn(@ctx, nodeid, nlookup) for every cached inode (a snapshot: ones
+ * created meanwhile may be missed).  @fn runs outside RCU with no dcache
+ * lock held.  Must not be called inside RCU.
+ */
+void dcache_for_each_inode(struct dcache *dc,
+			   void (*fn)(void *ctx, uint64_t nodeid,
+				      uint64_t nlookup),
+			   void *ctx);
+
+/*
+ * Make every cached entry and attribute expire now, without unhashing
+ * anything: each is revalidated with the backend at its next use, and
+ * lookups under directories the kernel holds by node id keep working
+ * (what a lost-events watcher needs).  Must not be called inside RCU.
+ */
+void dcache_expire_all(struct dcache *dc, enum dc_inval_src src);
+
 /* Unhash every cached entry below the root (e.g. watch queue overflow). */
 void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
 
@@ -340,6 +366,13 @@ size_t dcache_shrink(struct dcache *dc, size_t nr);
 
 /* ---- objects ------------------------------------------------------------------ */
 
+/*
+ * A referenced inode whose backing key is (@dev, @ino), or NULL when none
+ * is cached.  Takes the inode table lock: for cold paths (the change
+ * watcher), not for request handlers.  Must not be called inside RCU.
+ */
+struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
+				   uint64_t ino);
 /* A referenced inode for @nodeid, or NULL (unknown id). */
 struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid);
 /* Release an inode reference.  Accepts NULL.  Must not be called in RCU. */

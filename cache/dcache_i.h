@@ -246,7 +246,7 @@ struct dcache {
 	struct dentry *root;	   /* immutable; holds one reference */
 	struct dc_backend_ops ops; /* immutable copy */
 	void *backend;
-	uint64_t entry_ttl, neg_ttl, attr_ttl;
+	uint64_t entry_ttl, neg_ttl, attr_ttl; /* atomic (dcache_set_ttls) */
 	uint64_t max_entries, max_pending;
 
 	pthread_mutex_t rename_lock;

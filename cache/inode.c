@@ -111,8 +111,9 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 	if (epoch_admit_locked(inode, since)) {
 		seq_write_begin(&inode->i_seq);
 		i_store_attr(inode, attr);
-		store_relaxed(inode->i_attr_valid_until,
-			      dc_expiry(inode->i_cache->attr_ttl));
+		store_relaxed(
+			inode->i_attr_valid_until,
+			dc_expiry(load_relaxed(inode->i_cache->attr_ttl)));
 		seq_write_end(&inode->i_seq);
 	}
 	lockref_unlock(&inode->i_ref);
@@ -197,7 +198,8 @@ int i_set_link(struct dc_inode *inode, const char *target, size_t len,
 	seq_write_begin(&inode->i_seq);
 	old = rcu_load(inode->i_link);
 	rcu_store(inode->i_link, link);
-	store_relaxed(inode->i_link_valid_until, dc_expiry(dc->attr_ttl));
+	store_relaxed(inode->i_link_valid_until,
+		      dc_expiry(load_relaxed(dc->attr_ttl)));
 	seq_write_end(&inode->i_seq);
 	lockref_unlock(&inode->i_ref);
 	/* readers may still copy the old target: free after a grace period */
@@ -238,7 +240,7 @@ static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
 	lockref_init(&inode->i_ref, 1);
 	CDS_INIT_LIST_HEAD(&inode->i_aliases);
 	i_store_attr(inode, attr);
-	inode->i_attr_valid_until = dc_expiry(dc->attr_ttl);
+	inode->i_attr_valid_until = dc_expiry(load_relaxed(dc->attr_ttl));
 	return inode;
 }
 
@@ -478,6 +480,29 @@ struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid)
 	pthread_mutex_lock(&dc->itable_lock);
 	rcu_read_lock();
 	inode = i_find_id_rcu(dc, nodeid);
+	rcu_read_unlock();
+	if (inode && !lockref_get_not_dead(&inode->i_ref))
+		inode = NULL;
+	pthread_mutex_unlock(&dc->itable_lock);
+	return inode;
+}
+
+struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
+				   uint64_t ino)
+{
+	struct ikey key = {dev, ino};
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct dc_inode *inode = NULL;
+
+	/* the table lock keeps a found inode in memory while we may sleep on
+	 * its i_lock; this is a cold path (the watcher), so take it always */
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	cds_lfht_lookup(dc->inodes, key_hash(dev, ino), key_match, &key, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (node)
+		inode = caa_container_of(node, struct dc_inode, i_keynode);
 	rcu_read_unlock();
 	if (inode && !lockref_get_not_dead(&inode->i_ref))
 		inode = NULL;

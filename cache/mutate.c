@@ -151,7 +151,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		if (!err) {
 			lockref_get(&inode->i_ref);
 			d_set_inode(d, inode);
-			set_valid(d, dc->entry_ttl);
+			set_valid(d, load_relaxed(dc->entry_ttl));
 			d_wake_waiters(d);
 			break;
 		}
@@ -165,7 +165,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		err = -EAGAIN;
 		goto out;
 	}
-	set_valid(d, dc->entry_ttl);
+	set_valid(d, load_relaxed(dc->entry_ttl));
 	i_set_attr(inode, attr, since);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
@@ -257,7 +257,7 @@ static int remove_in(struct dcache *dc, struct dentry *pd, const char *name,
 	/* a removed directory's cached (negative) children go with it */
 	d_prune(d, false, DC_SRC_LOCAL);
 	d_make_negative(d, &old);
-	set_valid(d, dc->neg_ttl);
+	set_valid(d, load_relaxed(dc->neg_ttl));
 	if (old) {
 		/* nlink and ctime changed; the kernel may still hold it */
 		i_inval(old, DC_INVAL_ATTR);
@@ -393,10 +393,101 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 	return 0;
 }
 
+/*
+ * Call @fn(@ctx, nodeid, nlookup) for every cached inode, outside RCU and
+ * with no dcache lock held (so @fn may block and use the dcache).  Node ids
+ * are collected inside RCU into a buffer allocated outside it (nothing
+ * that may block runs in the read section); inodes created meanwhile are
+ * missed, which callers that want "everything older than now" accept.
+ * Without memory, fall back to every node id up to the highest handed out.
+ */
+void dcache_for_each_inode(struct dcache *dc,
+			   void (*fn)(void *ctx, uint64_t nodeid,
+				      uint64_t nlookup),
+			   void *ctx)
+{
+	struct cds_lfht_iter it;
+	struct dc_inode *inode;
+	uint64_t *ids, cap, n = 0, i;
+
+	DC_ASSERT_NOT_RCU();
+	cap = load_relaxed(dc->nr_inodes) + 64;
+	ids = malloc(cap * sizeof(*ids));
+	if (ids) {
+		rcu_read_lock();
+		cds_lfht_for_each_entry (dc->ids, &it, inode, i_idnode) {
+			if (n == cap)
+				break;
+			ids[n++] = inode->i_nodeid;
+		}
+		rcu_read_unlock();
+	} else {
+		pthread_mutex_lock(&dc->itable_lock);
+		n = dc->next_nodeid;
+		pthread_mutex_unlock(&dc->itable_lock);
+	}
+	for (i = 0; i < n; i++) {
+		inode = dcache_inode_get(dc, ids ? ids[i] : i + 1);
+		if (inode) {
+			fn(ctx, inode->i_nodeid, dc_inode_nlookup(inode));
+			dc_inode_put(inode);
+		}
+	}
+	free(ids);
+}
+
+static void inval_one(void *ctx, uint64_t nodeid, uint64_t nlookup)
+{
+	struct dc_inode *inode = dcache_inode_get(ctx, nodeid);
+
+	(void)nlookup;
+	if (inode) {
+		i_inval(inode, DC_INVAL_ATTR | DC_INVAL_LINK);
+		dc_inode_put(inode);
+	}
+}
+
+/* Forget the attributes and link targets of every cached inode: the
+ * inodes the kernel still holds are reached by node id. */
+static void inval_all_inodes(struct dcache *dc)
+{
+	bump_epoch(dc);
+	dcache_for_each_inode(dc, inval_one, dc);
+}
+
+void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	uint64_t n = 0;
+
+	if ((unsigned)src >= DC_SRC_NR)
+		src = DC_SRC_USER;
+	/* first the epoch: backend answers begun before now must not make
+	 * attributes valid again; then every name, then every inode */
+	bump_epoch(dc);
+	rcu_read_lock();
+	cds_lfht_first(dc->dentries, &it);
+	while ((node = cds_lfht_iter_get_node(&it))) {
+		struct dc_hnode *hn =
+			caa_container_of(node, struct dc_hnode, node);
+
+		/* the entry stays hashed (the kernel may hold it and look
+		 * up below it by node id); its next use asks the backend */
+		__atomic_store_n(&hn->dentry->d_valid_until, 0,
+				 __ATOMIC_RELEASE);
+		n++;
+		cds_lfht_next(dc->dentries, &it);
+	}
+	rcu_read_unlock();
+	inval_all_inodes(dc);
+	dc_count_n(C_INVAL + src, n);
+}
+
 void dcache_inval_all(struct dcache *dc, enum dc_inval_src src)
 {
 	if ((unsigned)src >= DC_SRC_NR)
 		src = DC_SRC_USER;
 	d_prune(dc->root, false, src);
-	i_inval(rcu_load(dc->root->d_inode), DC_INVAL_ATTR);
+	inval_all_inodes(dc);
 }

@@ -280,14 +280,14 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 	inode = dentry_inode(d);
 	if (err == -ENOENT) {
 		if (!inode) {
-			set_valid(d, dc->neg_ttl);
+			set_valid(d, load_relaxed(dc->neg_ttl));
 			return 0;
 		}
 		goto stale;
 	}
 	if (inode && same_object(inode, &attr)) {
 		i_set_attr(inode, &attr, since);
-		set_valid(d, dc->entry_ttl);
+		set_valid(d, load_relaxed(dc->entry_ttl));
 		dc_inode_put(inode);
 		return 0;
 	}
@@ -297,7 +297,7 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 		if (err)
 			return err;
 		if (d_set_inode_if_negative(d, fresh)) {
-			set_valid(d, dc->entry_ttl);
+			set_valid(d, load_relaxed(dc->entry_ttl));
 			return 0;
 		}
 		dc_inode_put(fresh);
@@ -395,10 +395,10 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
 			err = i_get_or_create(dc, &attr, NULL, since, &inode);
 			if (!err) {
 				d_set_inode(n, inode);
-				set_valid(n, dc->entry_ttl);
+				set_valid(n, load_relaxed(dc->entry_ttl));
 			}
 		} else if (err == -ENOENT) {
-			set_valid(n, dc->neg_ttl);
+			set_valid(n, load_relaxed(dc->neg_ttl));
 			err = 0;
 		}
 		if (err) {
@@ -689,7 +689,8 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	struct dc_inode *inode;
 	struct dentry *d;
 	uint64_t now = 0;
-	int err;
+	int err, tries;
+	bool hashed;
 
 	DC_ASSERT_NOT_RCU();
 	if (!(flags & DC_FORCE_REF)) {
@@ -723,9 +724,27 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
-	d = dc_inode_alias(inode);
-	err = d ? refresh_attr(dc, d, inode, attr) : -ESTALE;
-	dentry_put(d);
+	/*
+	 * A hard-linked file has one alias per cached name, and the one we
+	 * ask through may be gone from the backing tree while the object
+	 * lives on under another: drop that name and ask through the next
+	 * hashed alias (dc_inode_alias prefers hashed ones).
+	 */
+	for (tries = 0;; tries++) {
+		d = dc_inode_alias(inode);
+		if (!d) {
+			err = -ESTALE;
+			break;
+		}
+		hashed = !(load_relaxed(d->d_flags) & D_UNHASHED);
+		err = refresh_attr(dc, d, inode, attr);
+		if (err != -ENOENT || !hashed || tries == 16) {
+			dentry_put(d);
+			break;
+		}
+		d_invalidate(d, DC_SRC_EXPIRED);
+		dentry_put(d);
+	}
 	dc_inode_put(inode);
 	return err;
 }

@@ -39,7 +39,10 @@ struct fdent {
 	int fd;			  /* fdc_lock; -1 when closed */
 	unsigned refs;		  /* fdc_lock; borrowers */
 	struct cds_list_head lru; /* fdc_lock; on fdc_lru while fd >= 0 */
+	int wd; /* atomic: inotify watch (fs/watch.c); WD_NONE: not tried */
 };
+
+#define WD_NONE (-2)
 
 static pthread_mutex_t fdc_lock = PTHREAD_MUTEX_INITIALIZER;
 static CDS_LIST_HEAD(fdc_lru); /* fdc_lock; head = most recently used */
@@ -147,6 +150,20 @@ static void evict_locked(int *victims, unsigned *nv, unsigned cap)
 	}
 }
 
+/*
+ * inotify mode: a directory whose fd we need is one whose children get
+ * cached; watch it (once per fdent, i.e. per cached inode).
+ */
+static void watch_once(struct fdent *e, int fd)
+{
+	int expect = WD_NONE;
+
+	if (__atomic_compare_exchange_n(&e->wd, &expect, -1, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		__atomic_store_n(&e->wd, watch_dir_get(fd, e->dev, e->ino),
+				 __ATOMIC_RELAXED);
+}
+
 int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 {
 	struct dc_inode *inode;
@@ -176,6 +193,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 		mine->inode = inode;
 		dc_inode_key(inode, &mine->dev, &mine->ino);
 		mine->fd = -1;
+		mine->wd = WD_NONE;
 		CDS_INIT_LIST_HEAD(&mine->lru);
 		e = dc_inode_set_private(inode, mine);
 		if (e != mine)
@@ -190,6 +208,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 			dc_inode_put(inode);
 			return newfd;
 		}
+		watch_once(e, newfd);
 		pthread_mutex_lock(&fdc_lock);
 		if (e->fd < 0) {
 			e->fd = newfd;
@@ -239,6 +258,7 @@ static void backing_release(void *backend, struct dc_inode *inode, void *priv)
 	pthread_mutex_unlock(&fdc_lock);
 	if (fd >= 0)
 		close(fd);
+	watch_dir_put(e->wd);
 	free(e);
 }
 
@@ -372,6 +392,9 @@ static int be_lookup(void *backend, struct dentry *dir, const char *name,
 	if (err)
 		return err == -ENOTDIR ? -ENOTDIR : err;
 	err = backing_stat_at(fd, buf, attr);
+	if (!err && attr->dev != rfs.root_dev && S_ISDIR(attr->mode))
+		/* a filesystem mounted inside SOURCE: watched too? */
+		watch_check_dev(fd, buf, attr->dev);
 	backing_put_dir(ref);
 	return err;
 }

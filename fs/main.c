@@ -102,12 +102,29 @@ static void usage(FILE *f)
 		   "if killed\n"
 		   "\n"
 		   "rcufs options:\n"
+		   "    -o coherence=MODE      how changes made directly in "
+		   "SOURCE show:\n"
+		   "                           watch (default): watched, "
+		   "visible at once,\n"
+		   "                             kernel timeouts 3600 s; "
+		   "timeouts 1 s if SOURCE\n"
+		   "                             cannot be watched\n"
+		   "                           timeout: after the timeouts "
+		   "(default 1 s)\n"
+		   "                           exclusive: nobody else changes "
+		   "SOURCE (timeouts\n"
+		   "                             86400 s, writeback on)\n"
+		   "                           strict: every request asks "
+		   "SOURCE (timeouts 0)\n"
+		   "    -o watcher=W           coherence=watch through auto "
+		   "(default), fanotify\n"
+		   "                           (needs root) or inotify\n"
 		   "    -o entry_timeout=S     kernel cache of names, seconds "
-		   "(default: 1)\n"
+		   "(default: by mode)\n"
 		   "    -o attr_timeout=S      kernel cache of attributes, "
-		   "seconds (default: 1)\n"
+		   "seconds (by mode)\n"
 		   "    -o negative_timeout=S  kernel cache of missing names, "
-		   "seconds (default: 1)\n"
+		   "seconds (by mode)\n"
 		   "    -o max_entries=N       dentries kept in the cache "
 		   "(default: 1000000;\n"
 		   "                           0 = no bound)\n"
@@ -117,11 +134,15 @@ static void usage(FILE *f)
 		   "(default: 10)\n"
 		   "    -o cache=off           no caching at all: every "
 		   "request reaches SOURCE\n"
-		   "                           (cache=on is the default)\n"
+		   "                           (the same as coherence=strict)\n"
 		   "    -o writeback           kernel writeback cache; only "
 		   "safe when nothing\n"
 		   "                           else changes SOURCE while it is "
 		   "mounted\n"
+		   "                           (default with "
+		   "coherence=exclusive)\n"
+		   "    -o nowriteback         no writeback cache, also with "
+		   "coherence=exclusive\n"
 		   "\n"
 		   "Mount-only options (nofail, noauto, auto, user, users, "
 		   "_netdev, defaults,\n"
@@ -228,12 +249,41 @@ static void parse_opt(char *o)
 	if (IS("entry_timeout")) {
 		NEED_VALUE();
 		rfs.o.entry_timeout = parse_seconds(o, v);
+		rfs.o.entry_set = true;
 	} else if (IS("attr_timeout")) {
 		NEED_VALUE();
 		rfs.o.attr_timeout = parse_seconds(o, v);
+		rfs.o.attr_set = true;
 	} else if (IS("negative_timeout")) {
 		NEED_VALUE();
 		rfs.o.negative_timeout = parse_seconds(o, v);
+		rfs.o.negative_set = true;
+	} else if (IS("coherence")) {
+		NEED_VALUE();
+		if (!strcmp(v, "watch"))
+			rfs.o.coherence = RFS_COH_WATCH;
+		else if (!strcmp(v, "timeout"))
+			rfs.o.coherence = RFS_COH_TIMEOUT;
+		else if (!strcmp(v, "exclusive"))
+			rfs.o.coherence = RFS_COH_EXCLUSIVE;
+		else if (!strcmp(v, "strict"))
+			rfs.o.coherence = RFS_COH_STRICT;
+		else
+			die("bad value for coherence: '%s' (expected watch, "
+			    "timeout, exclusive or strict)",
+			    v);
+	} else if (IS("watcher")) {
+		NEED_VALUE();
+		if (!strcmp(v, "auto"))
+			rfs.o.watcher = RFS_WATCH_AUTO;
+		else if (!strcmp(v, "fanotify"))
+			rfs.o.watcher = RFS_WATCH_FANOTIFY;
+		else if (!strcmp(v, "inotify"))
+			rfs.o.watcher = RFS_WATCH_INOTIFY;
+		else
+			die("bad value for watcher: '%s' (expected auto, "
+			    "fanotify or inotify)",
+			    v);
 	} else if (IS("max_entries")) {
 		NEED_VALUE();
 		rfs.o.max_entries = parse_count(o, v, 0, UINT64_MAX / 2);
@@ -248,13 +298,18 @@ static void parse_opt(char *o)
 		if (!strcmp(v, "off"))
 			rfs.o.cache_off = true;
 		else if (!strcmp(v, "on"))
-			rfs.o.cache_off = false;
+			rfs.o.cache_off =
+				false; /* cache=off is coherence=strict */
 		else
 			die("bad value for cache: '%s' (expected on or off)",
 			    v);
 	} else if (IS("writeback")) {
 		NO_VALUE();
-		rfs.o.writeback = true;
+		rfs.o.writeback = rfs.o.writeback_set = true;
+	} else if (IS("nowriteback")) {
+		NO_VALUE();
+		rfs.o.writeback = false;
+		rfs.o.writeback_set = true;
 	} else if (IS("default_permissions")) {
 		NO_VALUE();
 		rfs.o.default_permissions = true;
@@ -448,6 +503,76 @@ static uint64_t ttl_ns(double s)
 	return s >= 1e9 ? DC_TTL_FOREVER : (uint64_t)(s * 1e9);
 }
 
+void rfs_set_timeouts(double entry, double attr, double negative,
+		      bool cache_too)
+{
+	__atomic_store(&rfs.o.entry_timeout, &entry, __ATOMIC_RELAXED);
+	__atomic_store(&rfs.o.attr_timeout, &attr, __ATOMIC_RELAXED);
+	__atomic_store(&rfs.o.negative_timeout, &negative, __ATOMIC_RELAXED);
+	if (cache_too && rfs.dc)
+		dcache_set_ttls(rfs.dc, ttl_ns(entry), ttl_ns(negative),
+				ttl_ns(attr));
+}
+
+/*
+ * The timeouts' defaults follow coherence=; explicit options win.
+ *   watch      an hour in the kernel, the dcache until invalidated; if
+ *              the watcher cannot run: timeout mode (1 s, or the explicit
+ *              values)
+ *   timeout    1 s, kernel and dcache alike
+ *   exclusive  a day in the kernel, the dcache until invalidated,
+ *              writeback cache on (nowriteback turns it off)
+ *   strict     0: every request revalidates with SOURCE (= cache=off)
+ */
+static void apply_coherence(void)
+{
+	double def;
+
+	if (rfs.o.cache_off)
+		rfs.o.coherence = RFS_COH_STRICT;
+	switch (rfs.o.coherence) {
+	case RFS_COH_WATCH:
+		def = 3600;
+		break;
+	case RFS_COH_EXCLUSIVE:
+		def = 86400;
+		if (!rfs.o.writeback_set)
+			rfs.o.writeback = true;
+		break;
+	case RFS_COH_STRICT:
+		def = 0;
+		rfs.o.cache_off = true;
+		break;
+	default:
+		def = 1;
+	}
+	if (rfs.o.watcher != RFS_WATCH_AUTO && rfs.o.coherence != RFS_COH_WATCH)
+		die("option watcher needs coherence=watch");
+	if (rfs.o.writeback && rfs.o.coherence != RFS_COH_EXCLUSIVE)
+		fprintf(stderr, "rcufs: warning: writeback without "
+				"coherence=exclusive: changes made directly "
+				"in SOURCE may be overwritten by cached "
+				"data\n");
+	/* timeout-mode values, used if the watcher falls back */
+	rfs.o.fallback_timeout = 1;
+	if (!rfs.o.entry_set)
+		rfs.o.entry_timeout = def;
+	if (!rfs.o.attr_set)
+		rfs.o.attr_timeout = def;
+	if (!rfs.o.negative_set)
+		rfs.o.negative_timeout = def;
+}
+
+void rfs_timeout_mode(void)
+{
+	rfs_set_timeouts(
+		rfs.o.entry_set ? rfs.o.entry_timeout : rfs.o.fallback_timeout,
+		rfs.o.attr_set ? rfs.o.attr_timeout : rfs.o.fallback_timeout,
+		rfs.o.negative_set ? rfs.o.negative_timeout
+				   : rfs.o.fallback_timeout,
+		true);
+}
+
 static struct stat root_st;
 
 /* Before mounting: errors still reach the terminal. */
@@ -475,6 +600,12 @@ static int open_cache(void)
 	if (rfs.o.cache_off) {
 		/* every lookup and getattr goes to SOURCE */
 		cfg.entry_ttl_ns = cfg.neg_ttl_ns = cfg.attr_ttl_ns = 0;
+	} else if (rfs.o.coherence == RFS_COH_WATCH ||
+		   rfs.o.coherence == RFS_COH_EXCLUSIVE) {
+		/* valid until invalidated (by the watcher, or never: nobody
+		 * else changes SOURCE); a watcher fallback shortens it */
+		cfg.entry_ttl_ns = cfg.neg_ttl_ns = cfg.attr_ttl_ns =
+			DC_TTL_FOREVER;
 	} else {
 		cfg.entry_ttl_ns = ttl_ns(rfs.o.entry_timeout);
 		cfg.neg_ttl_ns = ttl_ns(rfs.o.negative_timeout);
@@ -502,9 +633,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	check_paths();
 	check_fd_limit();
-	if (rfs.o.cache_off)
-		rfs.o.entry_timeout = rfs.o.attr_timeout =
-			rfs.o.negative_timeout = 0;
+	apply_coherence();
 	open_root();
 
 	if (fuse_opt_add_arg(&args, argv[0]) ||
@@ -549,6 +678,9 @@ int main(int argc, char **argv)
 		rfs_error("cannot create the cache: %s", strerror(-err));
 		goto out_unmount;
 	}
+	err = watch_start();
+	if (err)
+		goto out_unmount;
 	if (rfs.o.singlethread) {
 		ret = fuse_session_loop(rfs.se);
 	} else {
@@ -560,6 +692,7 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	watch_stop();
 	fuse_session_unmount(rfs.se);
 	fuse_remove_signal_handlers(rfs.se);
 	fuse_session_destroy(rfs.se);

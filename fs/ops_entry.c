@@ -69,7 +69,7 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = dcache_lookup(rfs.dc, parent, name, flags | DC_CACHED, &res);
 	if (err == -EAGAIN)
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
-	if (!err || (err == -ENOENT && rfs.o.negative_timeout > 0)) {
+	if (!err || (err == -ENOENT && rfs_tmo(&rfs.o.negative_timeout) > 0)) {
 		/* -ENOENT with a timeout: inode 0, cacheable by the kernel */
 		rfs_reply_entry(req, &res);
 		return;
@@ -138,7 +138,7 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	dc_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, rfs.o.attr_timeout);
+	fuse_reply_attr(req, &st, rfs_tmo(&rfs.o.attr_timeout));
 }
 
 void rfs_refresh_attr(uint64_t nodeid)
@@ -236,7 +236,7 @@ void rfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	dc_attr_from_stat(&a, &st);
 	if (dcache_setattr(rfs.dc, ino, &a))
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
-	fuse_reply_attr(req, &st, rfs.o.attr_timeout);
+	fuse_reply_attr(req, &st, rfs_tmo(&rfs.o.attr_timeout));
 }
 
 void rfs_readlink(fuse_req_t req, fuse_ino_t ino)

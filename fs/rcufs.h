@@ -29,17 +29,40 @@
 
 #include "dcache.h"
 
+/* coherence=: how changes made directly in SOURCE become visible */
+enum rfs_coherence {
+	RFS_COH_WATCH,	   /* watch SOURCE, long timeouts (default) */
+	RFS_COH_TIMEOUT,   /* no watcher: the timeouts as given */
+	RFS_COH_EXCLUSIVE, /* nobody else changes SOURCE: longest timeouts */
+	RFS_COH_STRICT,	   /* zero timeouts, every request revalidates */
+};
+
+/* watcher=: which event source coherence=watch uses */
+enum rfs_watcher {
+	RFS_WATCH_AUTO, /* fanotify, else inotify, else timeouts */
+	RFS_WATCH_FANOTIFY,
+	RFS_WATCH_INOTIFY,
+	RFS_WATCH_NONE, /* as a state: no watcher runs (timeouts) */
+};
+
 struct rcufs_opts {
 	char *source;		 /* absolute, canonical */
 	char *mountpoint;	 /* absolute, canonical */
 	double entry_timeout;	 /* kernel entry timeout, seconds */
 	double attr_timeout;	 /* kernel attribute timeout */
 	double negative_timeout; /* kernel negative-entry timeout */
-	uint64_t max_entries;	 /* dcache bound (0 = unbounded) */
-	unsigned max_fds;	 /* cached backing directory fds */
-	unsigned threads;	 /* max worker threads */
-	bool cache_off;		 /* cache=off: every request reaches SOURCE */
-	bool writeback;		 /* kernel writeback cache (exclusive use) */
+	/* The three timeouts above are read by handlers with relaxed atomic
+	 * loads (rfs_tmo) and changed at run time only by rfs_set_timeouts
+	 * (the watcher falling back to timeout mode). */
+	double fallback_timeout; /* timeouts after a watcher fallback */
+	enum rfs_coherence coherence;
+	enum rfs_watcher watcher;
+	bool entry_set, attr_set, negative_set, writeback_set; /* explicit */
+	uint64_t max_entries; /* dcache bound (0 = unbounded) */
+	unsigned max_fds;     /* cached backing directory fds */
+	unsigned threads;     /* max worker threads */
+	bool cache_off;	      /* cache=off: every request reaches SOURCE */
+	bool writeback;	      /* kernel writeback cache (exclusive use) */
 	bool default_permissions;
 	bool ro;
 	bool foreground, debug, singlethread;
@@ -58,6 +81,68 @@ struct rcufs {
 };
 
 extern struct rcufs rfs;
+
+/* A kernel timeout option, read atomically (see struct rcufs_opts). */
+static inline double rfs_tmo(const double *t)
+{
+	double v;
+
+	__atomic_load(t, &v, __ATOMIC_RELAXED);
+	return v;
+}
+
+/*
+ * Set the kernel timeouts (seconds) and, when @cache_too, the dcache's
+ * validity periods to match (timeout mode).  Any thread.
+ */
+void rfs_set_timeouts(double entry, double attr, double negative,
+		      bool cache_too);
+
+/* Switch to timeout mode (a watcher fallback): short timeouts, the
+ * explicit ones where given.  Any thread. */
+void rfs_timeout_mode(void);
+
+/* ---- fs/watch.c: coherence with changes made directly in SOURCE ---- */
+struct rfs_watch_stats {
+	uint64_t events;	 /* read from fanotify/inotify */
+	uint64_t self;		 /* caused by the daemon: skipped */
+	uint64_t uncached;	 /* about nothing cached: skipped */
+	uint64_t dirent;	 /* names created, removed, moved */
+	uint64_t attr;		 /* objects changed */
+	uint64_t overflows;	 /* queue overflows (everything dropped) */
+	uint64_t notifies;	 /* kernel notifications sent */
+	uint64_t notify_errors;	 /* ... that failed (other than ENOENT) */
+	uint64_t handle_opens;	 /* handles resolved by opening them */
+	uint64_t watches;	 /* inotify watches held */
+	enum rfs_watcher method; /* in effect; NONE: timeouts */
+};
+extern struct rfs_watch_stats watch_stats; /* relaxed atomics */
+
+/*
+ * Start the watcher and notifier threads for coherence=watch (no-op in
+ * other modes); on failure to watch, fall back to timeouts (warned).
+ * Called once after mounting, before the session loop.  Returns 0 or a
+ * negative errno (only when watcher= forced a method that failed).
+ */
+int watch_start(void);
+/* Stop both threads; after the session loop, before the dcache is freed. */
+void watch_stop(void);
+/* True while changes in SOURCE are being watched. */
+bool watch_active(void);
+/*
+ * inotify mode: watch the directory open at @fd whose key is (@dev, @ino)
+ * (it entered the cache).  Returns a watch id for watch_dir_put, or -1
+ * (no inotify in use, or none left: then the mount degrades, warned).
+ * Any thread, outside RCU; may call no dcache mutation.
+ */
+int watch_dir_get(int fd, uint64_t dev, uint64_t ino);
+void watch_dir_put(int wd);
+/*
+ * fanotify mode: the lookup of @name in @dirfd found device @dev; if it
+ * is a filesystem not yet watched (mounted inside SOURCE), mark it, or
+ * degrade to timeouts when it cannot be marked.  Any thread.
+ */
+void watch_check_dev(int dirfd, const char *name, uint64_t dev);
 
 /* ---- fs/thread.c ---- */
 /* Register the calling worker with RCU once (idempotent, cheap). */

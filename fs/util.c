@@ -31,11 +31,11 @@ void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
 	e->generation = res->generation;
 	if (res->nodeid) {
 		dc_attr_to_stat(&res->attr, &e->attr);
-		e->attr_timeout = rfs.o.attr_timeout;
-		e->entry_timeout = rfs.o.entry_timeout;
+		e->attr_timeout = rfs_tmo(&rfs.o.attr_timeout);
+		e->entry_timeout = rfs_tmo(&rfs.o.entry_timeout);
 	} else {
 		/* inode 0: a negative entry the kernel may cache */
-		e->entry_timeout = rfs.o.negative_timeout;
+		e->entry_timeout = rfs_tmo(&rfs.o.negative_timeout);
 	}
 }
 
