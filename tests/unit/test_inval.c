@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_inval.c - dcache_inval_entry (subtrees), dcache_inval_all,
- * dcache_inval_inode, invalidation statistics.
+ * dcache_inval_inode, dcache_expire_all, dcache_inode_find,
+ * dcache_for_each_inode, dcache_set_ttls, invalidation statistics.
  */
 #include <sys/stat.h>
 
@@ -164,12 +165,98 @@ static void test_inval_inode(void)
 	env_fini(&e);
 }
 
+struct each_ctx {
+	uint64_t want, seen, calls, nlookup;
+};
+
+static void each_cb(void *ctx, uint64_t nodeid, uint64_t nlookup)
+{
+	struct each_ctx *c = ctx;
+
+	c->calls++;
+	if (nodeid == c->want) {
+		c->seen++;
+		c->nlookup = nlookup;
+	}
+}
+
+/* What the watcher uses after lost events: expire, keep hashed. */
+static void test_expire_all(void)
+{
+	struct dcache_stats s0, s1;
+	struct dc_result r;
+	struct dc_attr a, fa;
+	struct dc_inode *in;
+	struct each_ctx c = {0};
+	uint64_t f = 0, eid, dev, ino;
+	struct env e;
+
+	env_init(&e);
+	inval_tree(&e);
+	if (!env_start(&e))
+		return;
+	is(walk_id(&e, "d/e/f", DC_WANT_KREF, &f), 0, "warm d/e/f (kref)");
+	eid = node_of(&e, "d/e");
+	node_of(&e, "d/g");
+	node_of(&e, "x/y");
+	lookup_id(&e, DC_ROOT_ID, "neg", 0, NULL);
+	must(mb_unlink(e.mb, "d/g"));
+	must(mb_create(e.mb, "neg", S_IFREG | 0644, NULL));
+	is(dcache_getattr(e.dc, f, 0, &fa), 0, "getattr f");
+	fa.size = 777;
+	must(mb_setattr(e.mb, "d/e/f", &fa));
+
+	s0 = stats_of(&e);
+	dcache_expire_all(e.dc, DC_SRC_WATCH);
+	s1 = stats_of(&e);
+	ok(s1.invalidations[DC_SRC_WATCH] > s0.invalidations[DC_SRC_WATCH],
+	   "stats: watch invalidations counted");
+	is(walk_id(&e, "x/y", DC_CACHED, NULL), -EAGAIN, "x/y expired");
+	is(walk_id(&e, "d/g", DC_CACHED, NULL), -EAGAIN, "d/g expired");
+	is(dcache_getattr(e.dc, f, DC_CACHED, &a), -EAGAIN,
+	   "f's attributes expired");
+	memset(&r, 0, sizeof(r));
+	is(dcache_lookup(e.dc, eid, "f", DC_WANT_ATTR, &r), 0,
+	   "lookup under d/e by node id still works (nothing unhashed)");
+	is(r.nodeid, f, "same node id for f");
+	is(r.attr.size, 777, "with the backend's new size");
+	is(walk_id(&e, "d/g", 0, NULL), -ENOENT, "d/g: gone now");
+	is(walk_id(&e, "neg", 0, NULL), 0, "neg: exists now");
+
+	in = dcache_inode_get(e.dc, f);
+	ok(in != NULL, "f's inode");
+	if (!in) {
+		env_fini(&e);
+		return;
+	}
+	dc_inode_key(in, &dev, &ino);
+	dc_inode_put(in);
+	in = dcache_inode_find(e.dc, dev, ino);
+	ok(in && dc_inode_nodeid(in) == f, "dcache_inode_find by key");
+	dc_inode_put(in);
+	ok(!dcache_inode_find(e.dc, dev, ino + 999999),
+	   "dcache_inode_find of an unknown key: NULL");
+
+	c.want = f;
+	dcache_for_each_inode(e.dc, each_cb, &c);
+	is(c.seen, 1, "for_each_inode visits f once");
+	is(c.nlookup, 1, "with its kernel reference count");
+	ok(c.calls >= 5, "and the other inodes");
+
+	dcache_set_ttls(e.dc, 0, 0, 0);
+	is(walk_id(&e, "x/y", 0, NULL), 0, "x/y looked up with ttl 0");
+	is(walk_id(&e, "x/y", DC_CACHED, NULL), -EAGAIN,
+	   "not cached after dcache_set_ttls(0)");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
 	test_inval_entry();
 	test_inval_all();
 	test_inval_inode();
+	test_expire_all();
 	dcache_thread_exit();
 	return tap_done();
 }
