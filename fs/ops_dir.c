@@ -307,6 +307,10 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	d->len = 0;
 	d->cur = 0;
 	fi->fh = (uint64_t)(uintptr_t)d;
+	/* the kernel may keep the listing: a change made directly in SOURCE
+	 * drops it (watcher: notify_inval_inode of the directory), one made
+	 * through the mount too (the kernel's own directory version) */
+	fi->cache_readdir = fi->keep_cache = rfs_kernel_may_cache();
 	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
 	if (rfs_open_add(ino, fd)) {
 		pthread_mutex_destroy(&d->lock);

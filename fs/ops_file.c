@@ -180,8 +180,9 @@ static int retry_flags(int flags, int err, bool *upgraded)
 static void set_open_reply(struct fuse_file_info *fi, int fd)
 {
 	fi->fh = (uint64_t)fd;
-	/* exclusive access: the page cache survives a reopen */
-	fi->keep_cache = rfs.o.writeback;
+	/* the page cache survives a reopen when changes made directly in
+	 * SOURCE cannot happen (exclusive) or are watched (they drop it) */
+	fi->keep_cache = rfs.o.writeback || rfs_kernel_may_cache();
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
 }

@@ -125,6 +125,13 @@ extern struct rfs_watch_stats watch_stats; /* relaxed atomics */
  * negative errno (only when watcher= forced a method that failed).
  */
 int watch_start(void);
+/*
+ * May the kernel keep file pages and directory listings across opens
+ * (keep_cache, cache_readdir)?  Yes when nobody else changes SOURCE
+ * (exclusive) or when every change is watched (the watcher drops them
+ * with notify_inval_inode).  Any thread; cheap.
+ */
+bool rfs_kernel_may_cache(void);
 /* Stop both threads; after the session loop, before the dcache is freed. */
 void watch_stop(void);
 /* True while changes in SOURCE are being watched. */

@@ -1149,3 +1149,9 @@ bool watch_active(void)
 	return __atomic_load_n(&watch_stats.method, __ATOMIC_RELAXED) !=
 	       RFS_WATCH_NONE;
 }
+
+bool rfs_kernel_may_cache(void)
+{
+	return rfs.o.coherence == RFS_COH_EXCLUSIVE ||
+	       (rfs.o.coherence == RFS_COH_WATCH && watch_active());
+}
