@@ -57,6 +57,8 @@ static int read_all(int fd, char **out, size_t *len)
 		r = recv(fd, buf + n, cap - n - 1, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && errno == ECONNRESET && n)
+			break; /* the answer arrived; keep it */
 		if (r < 0) {
 			int err = errno == EAGAIN ? -ETIMEDOUT : -errno;
 
@@ -86,7 +88,7 @@ int rfs_stats_main(int argc, char **argv)
 	struct stat st;
 	char *doc = NULL, *nl;
 	size_t len = 0;
-	int i, fd, n, err;
+	int i, fd, n, err, serr = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -148,13 +150,14 @@ int rfs_stats_main(int argc, char **argv)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (send(fd, json ? "json\n" : "text\n", 5, MSG_NOSIGNAL) != 5) {
-		err = errno;
-		close(fd);
-		return fail("%s: statistics socket: %s", mp, strerror(err));
-	}
+	/* a daemon that refuses us answers and closes before reading: read
+	 * its answer even if the request could not be sent */
+	if (send(fd, json ? "json\n" : "text\n", 5, MSG_NOSIGNAL) != 5)
+		serr = errno;
 	err = read_all(fd, &doc, &len);
 	close(fd);
+	if (!err && !len && serr)
+		err = -serr;
 	if (err)
 		return fail("%s: statistics socket: %s", mp, strerror(-err));
 	if (!strncmp(doc, hdr_err, strlen(hdr_err))) {

@@ -487,15 +487,8 @@ static void serve(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		snprintf(line, sizeof(line),
-			 "rcufs-stats 1 error permission denied (only uid %u "
-			 "and root may read the statistics)\n",
-			 (unsigned)geteuid());
-		send_all(fd, line, strlen(line));
-		return;
-	}
+	/* read the request first: closing with unread data would reset the
+	 * connection and lose the answer */
 	while (n < sizeof(req) - 1) {
 		ssize_t r = recv(fd, req + n, sizeof(req) - 1 - n, 0);
 
@@ -506,6 +499,20 @@ static void serve(int fd)
 		n += (size_t)r;
 		if (memchr(req, '\n', n))
 			break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		if (geteuid() == 0)
+			snprintf(line, sizeof(line),
+				 "rcufs-stats 1 error permission denied (only "
+				 "root may read the statistics)\n");
+		else
+			snprintf(line, sizeof(line),
+				 "rcufs-stats 1 error permission denied (only "
+				 "uid %u and root may read the statistics)\n",
+				 (unsigned)geteuid());
+		send_all(fd, line, strlen(line));
+		return;
 	}
 	req[n] = '\0';
 	if (!strcmp(req, "json\n")) {
