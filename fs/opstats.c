@@ -119,7 +119,7 @@ void rfs_opstats_sum(struct rfs_opcount out[RFS_OP_NR])
 }
 
 /* Bucket of a latency: exact below 4, then 4 per power of two. */
-static inline unsigned hist_bucket(uint64_t ns)
+static inline __attribute__((always_inline)) unsigned hist_bucket(uint64_t ns)
 {
 	unsigned e;
 
@@ -189,7 +189,7 @@ orphan_end(enum rfs_op op, unsigned f, uint64_t d)
 		__atomic_fetch_add(&c->hits, 1, __ATOMIC_RELAXED);
 }
 
-static inline uint64_t op_begin(void)
+static inline __attribute__((always_inline)) uint64_t op_begin(void)
 {
 	rfs_req_flags = 0;
 	return rfs_now_ns();
@@ -200,7 +200,8 @@ static inline uint64_t op_begin(void)
  * handler called rfs_thread_enter(), so the thread has its block unless
  * the allocation failed.
  */
-static inline void op_end(enum rfs_op op, uint64_t t0)
+static inline __attribute__((always_inline)) void op_end(enum rfs_op op,
+							 uint64_t t0)
 {
 	uint64_t d = rfs_now_ns() - t0;
 	struct opblock *b = my_ops;
