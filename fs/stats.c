@@ -7,7 +7,8 @@
  * "\0rcufs/MAJOR:MINOR" after the mount's device number, so that
  * `rcufs stats MOUNTPOINT` finds it from the mount point alone (stat(2)
  * gives st_dev) with no file to create, clean up or leave stale after a
- * crash: the name dies with the daemon.  The daemon cannot stat its own
+ * crash: the name dies with the daemon.  (Abstract names belong to a
+ * network namespace: the client must share the daemon's.)  The daemon cannot stat its own
  * mount point before its loop runs (the kernel would send it a GETATTR it
  * is not yet reading), so it reads the device number of the mount from
  * /proc/self/mountinfo (the last mount at its mount point: the one on
