@@ -24,51 +24,12 @@
 
 struct rcufs rfs = {.root_fd = -1};
 
-static const struct fuse_lowlevel_ops rfs_ops = {
-	.init = rfs_init,
-	.destroy = rfs_destroy,
-	.lookup = rfs_lookup,
-	.forget = rfs_forget,
-	.forget_multi = rfs_forget_multi,
-	.getattr = rfs_getattr,
-	.setattr = rfs_setattr,
-	.readlink = rfs_readlink,
-	.access = rfs_access,
-	.statfs = rfs_statfs,
-	.mknod = rfs_mknod,
-	.mkdir = rfs_mkdir,
-	.unlink = rfs_unlink,
-	.rmdir = rfs_rmdir,
-	.symlink = rfs_symlink,
-	.rename = rfs_rename,
-	.link = rfs_link,
-	.opendir = rfs_opendir,
-	.readdir = rfs_readdir,
-	.readdirplus = rfs_readdirplus,
-	.releasedir = rfs_releasedir,
-	.fsyncdir = rfs_fsyncdir,
-	.open = rfs_open,
-	.create = rfs_create,
-	.read = rfs_read,
-	.write_buf = rfs_write_buf,
-	.flush = rfs_flush,
-	.release = rfs_release,
-	.fsync = rfs_fsync,
-	.getlk = rfs_getlk,
-	.setlk = rfs_setlk,
-	.flock = rfs_flock,
-	.fallocate = rfs_fallocate,
-	.copy_file_range = rfs_copy_file_range,
-	.lseek = rfs_lseek,
-	.setxattr = rfs_setxattr,
-	.getxattr = rfs_getxattr,
-	.listxattr = rfs_listxattr,
-	.removexattr = rfs_removexattr,
-};
+/* The operation table, rfs_ops, is in fs/opstats.c: every entry timed. */
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rcufs [options] SOURCE MOUNTPOINT\n"
+		   "       rcufs stats MOUNTPOINT [--json]\n"
 		   "\n"
 		   "Mirror the directory SOURCE at MOUNTPOINT, answering "
 		   "metadata from an\n"
@@ -143,6 +104,13 @@ static void usage(FILE *f)
 		   "coherence=exclusive)\n"
 		   "    -o nowriteback         no writeback cache, also with "
 		   "coherence=exclusive\n"
+		   "\n"
+		   "statistics:\n"
+		   "    rcufs stats MOUNTPOINT [--json]\n"
+		   "                           counters of the daemon serving "
+		   "MOUNTPOINT, as text\n"
+		   "                           or JSON (its user and root "
+		   "only)\n"
 		   "\n"
 		   "Mount-only options (nofail, noauto, auto, user, users, "
 		   "_netdev, defaults,\n"
@@ -622,9 +590,12 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lc;
 	char opt[PATH_MAX + 64];
-	bool entered = false;
+	bool entered = false, stats = false;
 	int err, ret = 1;
 
+	/* a SOURCE directory named "stats" is given as ./stats */
+	if (argc >= 2 && !strcmp(argv[1], "stats"))
+		return rfs_stats_main(argc - 1, argv + 1);
 	rfs.o.entry_timeout = rfs.o.attr_timeout = rfs.o.negative_timeout = 1;
 	rfs.o.max_entries = 1000000;
 	rfs.o.max_fds = 0; /* set by check_fd_limit() */
@@ -681,6 +652,9 @@ int main(int argc, char **argv)
 	err = watch_start();
 	if (err)
 		goto out_unmount;
+	rfs.start_ns = rfs_now_ns();
+	/* failing to serve statistics does not stop the mount */
+	stats = rfs_stats_start() == 0;
 	if (rfs.o.singlethread) {
 		ret = fuse_session_loop(rfs.se);
 	} else {
@@ -692,6 +666,8 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	if (stats)
+		rfs_stats_stop();
 	watch_stop();
 	fuse_session_unmount(rfs.se);
 	fuse_remove_signal_handlers(rfs.se);

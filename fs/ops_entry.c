@@ -69,6 +69,10 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = dcache_lookup(rfs.dc, parent, name, flags | DC_CACHED, &res);
 	if (err == -EAGAIN)
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
+	else
+		rfs_req_mark(RFS_REQ_HIT);
+	if (err == -ENOENT)
+		rfs_req_mark(RFS_REQ_NEG);
 	if (!err || (err == -ENOENT && rfs_tmo(&rfs.o.negative_timeout) > 0)) {
 		/* -ENOENT with a timeout: inode 0, cacheable by the kernel */
 		rfs_reply_entry(req, &res);
@@ -104,6 +108,8 @@ static int getattr_any(fuse_ino_t ino, unsigned flags, struct dc_attr *a)
 
 	if (err == -EAGAIN)
 		err = dcache_getattr(rfs.dc, ino, flags, a);
+	else
+		rfs_req_mark(RFS_REQ_HIT);
 	return err;
 }
 
@@ -248,6 +254,8 @@ void rfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	n = dcache_readlink(rfs.dc, ino, DC_CACHED, buf, sizeof(buf));
 	if (n == -EAGAIN)
 		n = dcache_readlink(rfs.dc, ino, 0, buf, sizeof(buf));
+	else
+		rfs_req_mark(RFS_REQ_HIT);
 	if (n < 0) {
 		rfs_reply_err(req, (int)n);
 		return;

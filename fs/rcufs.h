@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "dcache.h"
 
@@ -78,6 +79,7 @@ struct rcufs {
 	struct dcache *dc;
 	struct fuse_session *se;
 	pid_t pid;
+	uint64_t start_ns; /* CLOCK_MONOTONIC at mount, for the uptime */
 };
 
 extern struct rcufs rfs;
@@ -132,6 +134,9 @@ int watch_start(void);
  * with notify_inval_inode).  Any thread; cheap.
  */
 bool rfs_kernel_may_cache(void);
+/* The "coherence" section of rcufs stats. */
+struct rfs_emit;
+void rfs_watch_emit(struct rfs_emit *e);
 /* Stop both threads; after the session loop, before the dcache is freed. */
 void watch_stop(void);
 /* True while changes in SOURCE are being watched. */
@@ -154,6 +159,155 @@ void watch_check_dev(int dirfd, const char *name, uint64_t dev);
 /* ---- fs/thread.c ---- */
 /* Register the calling worker with RCU once (idempotent, cheap). */
 void rfs_thread_enter(void);
+
+/* ---- fs/opstats.c: per-FUSE-operation counters ---- */
+/*
+ * Every operation of the table (except INIT and DESTROY) is timed by a
+ * wrapper around its handler: requests, errors, cache hits, and a latency
+ * histogram, in per-thread blocks summed on read (like cache/stats.c).
+ * The request path takes no lock and makes no syscall (clock_gettime is
+ * the vDSO); a thread's block is created by rfs_thread_enter().
+ */
+#define RFS_OP_LIST(X)                      \
+	X(LOOKUP, lookup)                   \
+	X(FORGET, forget)                   \
+	X(BATCH_FORGET, forget_multi)       \
+	X(GETATTR, getattr)                 \
+	X(SETATTR, setattr)                 \
+	X(READLINK, readlink)               \
+	X(ACCESS, access)                   \
+	X(STATFS, statfs)                   \
+	X(MKNOD, mknod)                     \
+	X(MKDIR, mkdir)                     \
+	X(UNLINK, unlink)                   \
+	X(RMDIR, rmdir)                     \
+	X(SYMLINK, symlink)                 \
+	X(RENAME, rename)                   \
+	X(LINK, link)                       \
+	X(OPENDIR, opendir)                 \
+	X(READDIR, readdir)                 \
+	X(READDIRPLUS, readdirplus)         \
+	X(RELEASEDIR, releasedir)           \
+	X(FSYNCDIR, fsyncdir)               \
+	X(OPEN, open)                       \
+	X(CREATE, create)                   \
+	X(READ, read)                       \
+	X(WRITE, write_buf)                 \
+	X(FLUSH, flush)                     \
+	X(RELEASE, release)                 \
+	X(FSYNC, fsync)                     \
+	X(GETLK, getlk)                     \
+	X(SETLK, setlk)                     \
+	X(FLOCK, flock)                     \
+	X(FALLOCATE, fallocate)             \
+	X(COPY_FILE_RANGE, copy_file_range) \
+	X(LSEEK, lseek)                     \
+	X(SETXATTR, setxattr)               \
+	X(GETXATTR, getxattr)               \
+	X(LISTXATTR, listxattr)             \
+	X(REMOVEXATTR, removexattr)
+
+enum rfs_op {
+#define RFS_OP_ENUM(NAME, fn) RFS_OP_##NAME,
+	RFS_OP_LIST(RFS_OP_ENUM)
+#undef RFS_OP_ENUM
+		RFS_OP_NR
+};
+
+/*
+ * Latency histogram: exact below 4 ns, then 4 buckets per power of two
+ * (a bucket is at most 25% wide), up to 2^40 ns; longer goes in the last.
+ */
+#define RFS_HIST_NR 156
+
+struct rfs_opcount {
+	uint64_t requests;
+	uint64_t errors;   /* error replies (a missing name is not one) */
+	uint64_t hits;	   /* answered from the dcache, no backend call */
+	uint64_t negative; /* LOOKUP: the name does not exist */
+	uint64_t neg_hits; /* LOOKUP: ... and the cache knew it */
+	uint64_t sum_ns, max_ns;
+	uint64_t hist[RFS_HIST_NR];
+};
+
+/* The operation table, each entry timed (fs/opstats.c). */
+extern const struct fuse_lowlevel_ops rfs_ops;
+/* "LOOKUP", ... */
+extern const char *const rfs_op_names[RFS_OP_NR];
+/* Does the operation have a cached-only path (its hit rate means
+ * something)? */
+bool rfs_op_has_hits(enum rfs_op op);
+
+/*
+ * What the handler of the current request found, reset by the timing
+ * wrapper before the handler runs, read after it returned.  Only the
+ * running thread touches it.
+ */
+enum {
+	RFS_REQ_ERR = 1u << 0, /* replied with an error (rfs_reply_err) */
+	RFS_REQ_HIT = 1u << 1, /* the dcache's cached-only path answered */
+	RFS_REQ_NEG = 1u << 2, /* LOOKUP answered "no such name" */
+};
+extern __thread unsigned rfs_req_flags;
+static inline void rfs_req_mark(unsigned f)
+{
+	rfs_req_flags |= f;
+}
+
+/* Per-thread block: created / folded into the totals (thread.c). */
+void rfs_opstats_thread_init(void);
+void rfs_opstats_thread_exit(void);
+/* Sum every thread's counters into @out (takes the block-list mutex). */
+void rfs_opstats_sum(struct rfs_opcount out[RFS_OP_NR]);
+/* Upper bound in ns of histogram bucket @i. */
+uint64_t rfs_hist_upper(unsigned i);
+/* Latency at quantile @q (0..1) of @c: a bucket bound clipped to max. */
+uint64_t rfs_opcount_quantile(const struct rfs_opcount *c, double q);
+
+/* ---- fs/stats.c: the statistics socket and its sections ---- */
+/*
+ * The daemon serves its counters on the abstract unix socket
+ * "\0rcufs/MAJOR:MINOR" named from the mount's st_dev; `rcufs stats
+ * MOUNTPOINT` finds it by stat(2).  One thread accepts, renders every
+ * section and replies; it starts after the mount and stops at unmount.
+ */
+int rfs_stats_start(void);
+void rfs_stats_stop(void);
+/* The `rcufs stats MOUNTPOINT [--json]` subcommand (fs/statcmd.c). */
+int rfs_stats_main(int argc, char **argv);
+
+/*
+ * Emitting a section: one set of calls renders both the text and the JSON
+ * form.  Objects nest; a table is an object of rows that text mode prints
+ * as columns (the keys of a row's values must follow the column list).
+ */
+struct rfs_emit;
+void rfs_emit_begin(struct rfs_emit *e, const char *key);
+void rfs_emit_end(struct rfs_emit *e);
+void rfs_emit_u64(struct rfs_emit *e, const char *key, uint64_t v);
+void rfs_emit_str(struct rfs_emit *e, const char *key, const char *v);
+void rfs_emit_double(struct rfs_emit *e, const char *key, double v);
+/* A latency: integer ns in JSON, "12.3us" in text. */
+void rfs_emit_ns(struct rfs_emit *e, const char *key, uint64_t ns);
+/* A byte count: integer in JSON, "1.5 MiB" in text. */
+void rfs_emit_bytes(struct rfs_emit *e, const char *key, uint64_t v);
+/* A value that does not apply: null in JSON, "-" in text. */
+void rfs_emit_null(struct rfs_emit *e, const char *key);
+void rfs_emit_table_begin(struct rfs_emit *e, const char *key,
+			  const char *const *cols, unsigned ncols);
+void rfs_emit_table_end(struct rfs_emit *e);
+
+/*
+ * A section of the output: the sections table in fs/stats.c lists them in
+ * order.  @emit runs on the statistics thread (registered with RCU, not
+ * in a read section); it must not block for long.  A subsystem adds its
+ * section (e.g. "coherence") by writing one such function and one line in
+ * that table.
+ */
+struct rfs_stats_section {
+	const char *name;
+	void (*emit)(struct rfs_emit *e);
+};
 
 /* ---- fs/creds.c ---- */
 struct rfs_saved {
@@ -231,6 +385,15 @@ int backing_stat_at(int dirfd, const char *name, struct dc_attr *attr);
 unsigned backing_open_fds(void);
 
 /* ---- handler families (fs/ops_*.c) ---- */
+/* Monotonic clock in ns (vDSO: no syscall). */
+static inline uint64_t rfs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void rfs_init(void *userdata, struct fuse_conn_info *conn);
 void rfs_destroy(void *userdata);
 /* fs/ops_entry.c */

@@ -18,6 +18,7 @@ static __thread bool entered;
 static void on_thread_exit(void *arg)
 {
 	(void)arg;
+	rfs_opstats_thread_exit();
 	dcache_thread_exit();
 }
 
@@ -32,6 +33,7 @@ void rfs_thread_enter(void)
 		return;
 	pthread_once(&key_once, make_key);
 	dcache_thread_enter();
+	rfs_opstats_thread_init();
 	/* any non-NULL value makes the destructor run at thread exit */
 	pthread_setspecific(exit_key, (void *)1);
 	entered = true;

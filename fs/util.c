@@ -9,6 +9,8 @@
 
 void rfs_reply_err(fuse_req_t req, int negerr)
 {
+	if (negerr)
+		rfs_req_mark(RFS_REQ_ERR);
 	/* the one place where the sign flips: libfuse takes positive errno */
 	fuse_reply_err(req, -negerr);
 }

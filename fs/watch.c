@@ -1155,3 +1155,42 @@ bool rfs_kernel_may_cache(void)
 	return rfs.o.coherence == RFS_COH_EXCLUSIVE ||
 	       (rfs.o.coherence == RFS_COH_WATCH && watch_active());
 }
+
+void rfs_watch_emit(struct rfs_emit *e)
+{
+	static const char *const modes[] = {"watch", "timeout", "exclusive",
+					    "strict"};
+	static const char *const methods[] = {"auto", "fanotify", "inotify",
+					      "none (timeouts)"};
+	enum rfs_watcher m =
+		__atomic_load_n(&watch_stats.method, __ATOMIC_RELAXED);
+	unsigned q;
+
+#define LD(f) __atomic_load_n(&watch_stats.f, __ATOMIC_RELAXED)
+	rfs_emit_str(e, "mode", modes[rfs.o.coherence]);
+	rfs_emit_str(e, "watcher",
+		     rfs.o.coherence == RFS_COH_WATCH ? methods[m]
+						      : "none (by mode)");
+	rfs_emit_double(e, "entry_timeout_s", rfs_tmo(&rfs.o.entry_timeout));
+	rfs_emit_double(e, "attr_timeout_s", rfs_tmo(&rfs.o.attr_timeout));
+	rfs_emit_double(e, "negative_timeout_s",
+			rfs_tmo(&rfs.o.negative_timeout));
+	rfs_emit_u64(e, "events", LD(events));
+	rfs_emit_u64(e, "events_own", LD(self));
+	rfs_emit_u64(e, "events_uncached", LD(uncached));
+	rfs_emit_u64(e, "names_changed", LD(dirent));
+	rfs_emit_u64(e, "objects_changed", LD(attr));
+	rfs_emit_u64(e, "overflows", LD(overflows));
+	rfs_emit_u64(e, "handles_opened", LD(handle_opens));
+	rfs_emit_u64(e, "kernel_notifications", LD(notifies));
+	rfs_emit_u64(e, "kernel_notification_errors", LD(notify_errors));
+	rfs_emit_u64(e, "inotify_watches", LD(watches));
+	pthread_mutex_lock(&q_lock);
+	q = q_len;
+	pthread_mutex_unlock(&q_lock);
+	rfs_emit_u64(e, "queued_notifications", q);
+	pthread_mutex_lock(&wfs_lock);
+	rfs_emit_u64(e, "filesystems_watched", nwfs);
+	pthread_mutex_unlock(&wfs_lock);
+#undef LD
+}
