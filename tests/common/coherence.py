@@ -61,6 +61,24 @@ class Checker:
         print("%s: visible" % kind)
 
 
+def settle(fn, what):
+    """Set-up through the mount: the state just made in SOURCE reaches the
+    mount asynchronously (that is what the test measures), so poll for it
+    (up to 5 s) before caching it.  Returns fn()'s value."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            return fn()
+        except (OSError, AssertionError):
+            if time.monotonic() - t0 > 5:
+                raise AssertionError("set-up: %s never showed" % what)
+            time.sleep(0.001)
+
+
+def see(p):
+    return settle(lambda: os.lstat(p), p)
+
+
 def exists(p):
     try:
         os.lstat(p)
@@ -105,7 +123,7 @@ def kind_create_dir(c):
 
 def kind_unlink(c):
     write(c.s("uf"), b"x")
-    os.lstat(c.m("uf"))
+    see(c.m("uf"))
     os.unlink(c.s("uf"))
     c.wait("unlink", lambda: gone(c.m("uf")) and
            "uf" not in os.listdir(c.m()), "removed name still there")
@@ -113,7 +131,7 @@ def kind_unlink(c):
 
 def kind_rmdir(c):
     os.mkdir(c.s("rd"))
-    os.lstat(c.m("rd"))
+    see(c.m("rd"))
     os.listdir(c.m("rd"))
     os.rmdir(c.s("rd"))
     c.wait("rmdir", lambda: gone(c.m("rd")), "removed dir still there")
@@ -121,7 +139,7 @@ def kind_rmdir(c):
 
 def kind_rename_file(c):
     write(c.s("ra"), b"abc")
-    os.lstat(c.m("ra"))
+    see(c.m("ra"))
     gone(c.m("rb"))
     os.rename(c.s("ra"), c.s("rb"))
     c.wait("rename file", lambda: gone(c.m("ra")) and size(c.m("rb")) == 3,
@@ -131,7 +149,7 @@ def kind_rename_file(c):
 def kind_rename_dir(c):
     os.makedirs(c.s("rda", "sub"))
     write(c.s("rda", "sub", "x"), b"12345")
-    os.lstat(c.m("rda", "sub", "x"))
+    see(c.m("rda", "sub", "x"))
     gone(c.m("rdb"))
     os.rename(c.s("rda"), c.s("rdb"))
     c.wait("rename dir", lambda: gone(c.m("rda")) and
@@ -141,8 +159,8 @@ def kind_rename_dir(c):
 def kind_rename_over(c):
     write(c.s("oa"), b"a" * 7)
     write(c.s("ob"), b"b" * 3)
-    os.lstat(c.m("oa"))
-    os.lstat(c.m("ob"))
+    see(c.m("oa"))
+    see(c.m("ob"))
     read(c.m("ob"))
     os.rename(c.s("oa"), c.s("ob"))
     c.wait("rename over target", lambda: gone(c.m("oa")) and
@@ -153,8 +171,8 @@ def kind_rename_over(c):
 def kind_exchange(c):
     write(c.s("xa"), b"a" * 2)
     os.mkdir(c.s("xb"))
-    os.lstat(c.m("xa"))
-    os.lstat(c.m("xb"))
+    see(c.m("xa"))
+    see(c.m("xb"))
     renameat2(c.s("xa"), c.s("xb"), RENAME_EXCHANGE)
     c.wait("rename exchange", lambda: os.path.isdir(c.m("xa")) and
            size(c.m("xb")) == 2, "not exchanged")
@@ -163,7 +181,7 @@ def kind_exchange(c):
 def kind_chmod(c):
     write(c.s("cm"), b"")
     os.chmod(c.s("cm"), 0o644)
-    os.lstat(c.m("cm"))
+    see(c.m("cm"))
     os.chmod(c.s("cm"), 0o600)
     c.wait("chmod", lambda: os.lstat(c.m("cm")).st_mode & 0o777 == 0o600,
            "old mode")
@@ -174,7 +192,7 @@ def kind_chown(c):
         print("chown: visible")  # needs root; keep the output the same
         return
     write(c.s("co"), b"")
-    os.lstat(c.m("co"))
+    see(c.m("co"))
     os.chown(c.s("co"), 65534, 65534)
     c.wait("chown", lambda: os.lstat(c.m("co")).st_uid == 65534,
            "old owner")
@@ -182,7 +200,7 @@ def kind_chown(c):
 
 def kind_utimes(c):
     write(c.s("ut"), b"")
-    os.lstat(c.m("ut"))
+    see(c.m("ut"))
     os.utime(c.s("ut"), (1000000000, 1000000000))
     c.wait("utimes", lambda: os.lstat(c.m("ut")).st_mtime == 1000000000,
            "old mtime")
@@ -190,14 +208,16 @@ def kind_utimes(c):
 
 def kind_truncate(c):
     write(c.s("tr"), b"x" * 100)
-    os.lstat(c.m("tr"))
+    see(c.m("tr"))
     os.truncate(c.s("tr"), 10)
     c.wait("truncate", lambda: size(c.m("tr")) == 10, "old size")
 
 
 def kind_rewrite(c):
     write(c.s("rw"), b"aaaa")
-    assert read(c.m("rw")) == b"aaaa"
+    def old():
+        assert read(c.m("rw")) == b"aaaa"
+    settle(old, "rw's content")
     with open(c.s("rw"), "r+b") as f:
         f.write(b"bbbb")
     c.wait("rewrite same size", lambda: read(c.m("rw")) == b"bbbb",
@@ -206,7 +226,7 @@ def kind_rewrite(c):
 
 def kind_symlink_retarget(c):
     os.symlink("one", c.s("sl"))
-    os.readlink(c.m("sl"))
+    settle(lambda: os.readlink(c.m("sl")), "sl")
     os.symlink("two", c.s("sl.tmp"))
     os.rename(c.s("sl.tmp"), c.s("sl"))  # what ln -sfn does
     c.wait("symlink retarget", lambda: os.readlink(c.m("sl")) == "two",
@@ -215,7 +235,7 @@ def kind_symlink_retarget(c):
 
 def kind_hardlink(c):
     write(c.s("hl"), b"")
-    os.lstat(c.m("hl"))
+    see(c.m("hl"))
     os.link(c.s("hl"), c.s("hl2"))
     c.wait("hard link add", lambda: os.lstat(c.m("hl")).st_nlink == 2 and
            exists(c.m("hl2")), "old link count")
@@ -252,7 +272,7 @@ def kind_bulk_replace(c, n=1000):
     for i in range(n):
         write(c.s("repo", "f%04d" % i), b"old")
     for i in range(n):
-        os.lstat(c.m("repo", "f%04d" % i))
+        see(c.m("repo", "f%04d" % i))
     t0 = time.monotonic()
     for i in range(n):  # like git checkout: write a temp, rename over
         write(c.s("repo", ".tmp"), b"new content")
@@ -272,6 +292,7 @@ def kind_rm_rf(c, dirs=100, per=99):
         for f in range(per):
             write(c.s("big", "d%03d" % d, "f%02d" % f), b"")
     n = 0
+    see(c.m("big", "d%03d" % (dirs - 1), "f%02d" % (per - 1)))
     for root, ds, fs in os.walk(c.m("big")):
         for x in ds + fs:
             os.lstat(os.path.join(root, x))
