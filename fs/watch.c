@@ -114,6 +114,9 @@ static struct note *q_head;	       /* q_lock */
 static struct note **q_tail = &q_head; /* q_lock */
 static unsigned q_len;		       /* q_lock */
 static bool q_all, q_stop;	       /* q_lock */
+/* atomic: the notifier must not send another note (the session fd may be
+ * closed at any moment once this is set; checked before every send) */
+static bool notify_off;
 
 /* ---- watched filesystems (fanotify) ---- */
 
@@ -238,6 +241,8 @@ static void send_note(const struct note *n)
 {
 	int err = 0;
 
+	if (__atomic_load_n(&notify_off, __ATOMIC_ACQUIRE))
+		return;
 	switch (n->op) {
 	case NOTE_ENTRY:
 		err = fuse_lowlevel_notify_inval_entry(rfs.se, n->ino, n->name,
@@ -1103,6 +1108,7 @@ int watch_start(void)
 
 void watch_stop(void)
 {
+	struct timespec deadline;
 	uint64_t one = 1;
 	struct note *n;
 	unsigned i;
@@ -1113,11 +1119,24 @@ void watch_stop(void)
 	if (write(stop_fd, &one, sizeof(one)) != sizeof(one))
 		rfs_error("cannot stop the watcher: %s", strerror(errno));
 	pthread_join(watcher_tid, NULL);
+	__atomic_store_n(&notify_off, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&q_lock);
 	q_stop = true;
 	pthread_cond_signal(&q_cond);
 	pthread_mutex_unlock(&q_lock);
-	pthread_join(notifier_tid, NULL);
+	/*
+	 * A notification can wait in the kernel for a directory lock that a
+	 * request nobody will answer holds (the session loop has ended).
+	 * Then unmounting aborts that request, the notification returns, and
+	 * notify_off keeps the notifier from using the closed session fd.
+	 */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
+	if (pthread_timedjoin_np(notifier_tid, NULL, &deadline)) {
+		rfs_warn("kernel notifier stuck at exit: unmounting first");
+		fuse_session_unmount(rfs.se);
+		pthread_join(notifier_tid, NULL);
+	}
 	started = false;
 	while ((n = q_head)) {
 		q_head = n->next;
