@@ -373,6 +373,21 @@ size_t dcache_shrink(struct dcache *dc, size_t nr);
  */
 struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
 				   uint64_t ino);
+/*
+ * "This inode has no extended attributes", the answer to most getxattr
+ * calls of ls -l.  dcache_epoch() before asking the backend; then
+ * dcache_set_noxattr(nodeid, that epoch) records the answer unless the
+ * inode was changed or invalidated meanwhile (returns 1 if recorded, 0
+ * if not, -ESTALE).  dcache_noxattr() is true while the cached attributes
+ * are valid and still carry the ctime the answer was seen with: any
+ * attribute invalidation, or a refresh showing a new ctime (an xattr
+ * change sets ctime), ends it.  dcache_noxattr takes no lock and makes no
+ * call (RCU, i_seq); the others must not be called inside RCU.
+ */
+uint64_t dcache_epoch(struct dcache *dc);
+int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since);
+bool dcache_noxattr(struct dcache *dc, uint64_t nodeid);
+
 /* A referenced inode for @nodeid, or NULL (unknown id). */
 struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid);
 /* Release an inode reference.  Accepts NULL.  Must not be called in RCU. */

@@ -203,10 +203,14 @@ struct dc_inode {
 	struct dc_attr i_attr;		 /* i_seq; relaxed word copies */
 	struct dc_link *__rcu i_link;	 /* i_seq + RCU; NULL = unknown */
 	uint64_t i_link_valid_until;	 /* i_seq */
-	uint64_t i_attr_epoch;		 /* i_lock: dc->attr_epoch of the
+	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
+	 * seen with (0 = unknown); valid while the cached attributes are
+	 * and carry that ctime (i_seq; cleared by i_inval ATTR) */
+	uint64_t i_noxattr_sec, i_noxattr_nsec1;
+	uint64_t i_attr_epoch;	       /* i_lock: dc->attr_epoch of the
 					      last write-through change */
-	struct dentry *__rcu i_dentry;	 /* directories: their dentry */
-	struct dcache *i_cache;		 /* immutable */
+	struct dentry *__rcu i_dentry; /* directories: their dentry */
+	struct dcache *i_cache;	       /* immutable */
 
 	/* ---- written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));

@@ -214,8 +214,10 @@ void i_inval(struct dc_inode *inode, unsigned what)
 	/* an invalidation is a change: older backend answers must not land */
 	epoch_admit_locked(inode, I_WRITE_THROUGH);
 	seq_write_begin(&inode->i_seq);
-	if (what & DC_INVAL_ATTR)
+	if (what & DC_INVAL_ATTR) {
 		store_relaxed(inode->i_attr_valid_until, 0);
+		store_relaxed(inode->i_noxattr_nsec1, 0);
+	}
 	if (what & DC_INVAL_LINK)
 		store_relaxed(inode->i_link_valid_until, 0);
 	seq_write_end(&inode->i_seq);
@@ -508,6 +510,62 @@ struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
 		inode = NULL;
 	pthread_mutex_unlock(&dc->itable_lock);
 	return inode;
+}
+
+uint64_t dcache_epoch(struct dcache *dc)
+{
+	return i_epoch(dc);
+}
+
+int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since)
+{
+	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	uint64_t now = 0;
+	int r = 0;
+
+	if (!inode)
+		return -ESTALE;
+	lockref_lock(&inode->i_ref);
+	/* nothing changed the inode since the caller's sample began, and the
+	 * attributes it will be checked against are valid */
+	if (inode->i_attr_epoch <= since &&
+	    dc_valid_at(load_relaxed(inode->i_attr_valid_until), &now)) {
+		seq_write_begin(&inode->i_seq);
+		store_relaxed(inode->i_noxattr_sec, inode->i_attr.ctime_sec);
+		store_relaxed(inode->i_noxattr_nsec1,
+			      (uint64_t)inode->i_attr.ctime_nsec + 1);
+		seq_write_end(&inode->i_seq);
+		r = 1;
+	}
+	lockref_unlock(&inode->i_ref);
+	dc_inode_put(inode);
+	return r;
+}
+
+bool dcache_noxattr(struct dcache *dc, uint64_t nodeid)
+{
+	struct dc_inode *inode;
+	uint64_t now = 0, until, sec, nsec1;
+	int64_t csec, cnsec;
+	uint32_t seq;
+	bool r = false;
+
+	rcu_read_lock();
+	inode = i_find_id_rcu(dc, nodeid);
+	if (inode) {
+		seq = seq_begin(&inode->i_seq);
+		until = load_relaxed(inode->i_attr_valid_until);
+		sec = load_relaxed(inode->i_noxattr_sec);
+		nsec1 = load_relaxed(inode->i_noxattr_nsec1);
+		csec = load_relaxed(inode->i_attr.ctime_sec);
+		cnsec = load_relaxed(inode->i_attr.ctime_nsec);
+		if (!seq_retry(&inode->i_seq, seq))
+			r = nsec1 && sec == (uint64_t)csec &&
+			    nsec1 == (uint64_t)cnsec + 1 &&
+			    dc_valid_at(until, &now);
+	}
+	rcu_read_unlock();
+	return r;
 }
 
 uint64_t dc_inode_nodeid(const struct dc_inode *inode)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -63,16 +64,46 @@ void rfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 /*
+ * Names that listxattr shows to us when they are set: for these an object
+ * known to have no extended attributes answers ENODATA from the cache.
+ * (Filesystems may have names they never list; those always ask.)
+ */
+static bool listed_namespace(const char *name)
+{
+	return !strncmp(name, "user.", 5) || !strncmp(name, "security.", 9) ||
+	       !strncmp(name, "system.posix_acl_", 17) ||
+	       (!strncmp(name, "trusted.", 8) && geteuid() == 0);
+}
+
+/*
  * GETXATTR (@name set) or LISTXATTR (@name NULL): with @size 0 reply the
  * size the value needs, else the value (ERANGE when it does not fit).
+ *
+ * ls -l asks two attributes of every entry (security.selinux and
+ * system.posix_acl_access) and almost every file has none: the dcache
+ * remembers "no extended attributes" per inode (dcache_noxattr, valid
+ * while its attributes are: a change invalidates both), so those
+ * questions cost no syscall once asked.
  */
 static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
 	char proc[64], *buf = NULL;
+	uint64_t since;
 	ssize_t n;
 	int fd;
 
+	if ((!name || listed_namespace(name)) && dcache_noxattr(rfs.dc, ino)) {
+		rfs_req_mark(RFS_REQ_HIT);
+		if (name)
+			rfs_reply_err(req, -ENODATA);
+		else if (!size)
+			fuse_reply_xattr(req, 0);
+		else
+			fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	since = dcache_epoch(rfs.dc);
 	fd = object_fd(ino);
 	if (fd < 0) {
 		rfs_reply_err(req, fd);
@@ -90,6 +121,10 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
 	n = name ? getxattr(proc, name, buf, size) : listxattr(proc, buf, size);
 	if (n < 0)
 		n = -errno;
+	if ((!name && n == 0) ||
+	    (name && n == -ENODATA && listed_namespace(name) &&
+	     listxattr(proc, NULL, 0) == 0))
+		dcache_set_noxattr(rfs.dc, ino, since);
 	close(fd);
 	if (n < 0)
 		rfs_reply_err(req, (int)n);
