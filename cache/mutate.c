@@ -407,6 +407,7 @@ void dcache_for_each_inode(struct dcache *dc,
 			   void *ctx)
 {
 	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
 	struct dc_inode *inode;
 	uint64_t *ids, cap, n = 0, i;
 
@@ -414,11 +415,15 @@ void dcache_for_each_inode(struct dcache *dc,
 	cap = load_relaxed(dc->nr_inodes) + 64;
 	ids = malloc(cap * sizeof(*ids));
 	if (ids) {
+		/* plain iteration: the _entry macro forms a pointer from the
+		 * NULL node that ends the walk (UBSan) */
 		rcu_read_lock();
-		cds_lfht_for_each_entry (dc->ids, &it, inode, i_idnode) {
-			if (n == cap)
-				break;
+		cds_lfht_first(dc->ids, &it);
+		while (n < cap && (node = cds_lfht_iter_get_node(&it))) {
+			inode = caa_container_of(node, struct dc_inode,
+						 i_idnode);
 			ids[n++] = inode->i_nodeid;
+			cds_lfht_next(dc->ids, &it);
 		}
 		rcu_read_unlock();
 	} else {

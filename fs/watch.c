@@ -463,11 +463,12 @@ struct fid_rec {
 	const char *name;
 };
 
-static void fan_event(const struct fanotify_event_metadata *m)
+/* @m: the event's metadata (an aligned copy); @raw: the event itself. */
+static void fan_event(const struct fanotify_event_metadata *m, const char *raw)
 {
 	struct fid_rec dir = {0}, obj = {0}, odir = {0}, ndir = {0};
-	const char *p = (const char *)m + m->metadata_len;
-	const char *end = (const char *)m + m->event_len;
+	const char *p = raw + m->metadata_len;
+	const char *end = raw + m->event_len;
 	uint64_t id;
 
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
@@ -534,29 +535,32 @@ static void fan_event(const struct fanotify_event_metadata *m)
 	object_changed(id, m->mask & FAN_MODIFY);
 }
 
+/*
+ * Events follow each other at 4-byte alignment (the names in the info
+ * records are not padded to 8): the metadata, which holds 64-bit fields,
+ * is copied out before it is read.  The info records need 4 at most.
+ */
 static void fan_read(void)
 {
 	char buf[65536] __attribute__((aligned(8)));
-	const struct fanotify_event_metadata *m;
-	ssize_t len;
+	struct fanotify_event_metadata m;
+	ssize_t len, off = 0;
 
 	len = read(fan_fd, buf, sizeof(buf));
-	if (len <= 0)
-		return;
-	for (m = (const void *)buf; FAN_EVENT_OK(m, len);
-	     m = FAN_EVENT_NEXT(m, len)) {
-		if (m->vers != FANOTIFY_METADATA_VERSION)
+	while (len > 0 && off + (ssize_t)sizeof(m) <= len) {
+		memcpy(&m, buf + off, sizeof(m));
+		if (m.vers != FANOTIFY_METADATA_VERSION ||
+		    m.event_len < sizeof(m) || off + m.event_len > len)
 			break;
 		STAT_INC(events);
-		if (m->mask & FAN_Q_OVERFLOW) {
+		if (m.mask & FAN_Q_OVERFLOW) {
 			overflow();
-			continue;
-		}
-		if (m->pid == rfs.pid) {
+		} else if (m.pid == rfs.pid) {
 			STAT_INC(self);
-			continue;
+		} else {
+			fan_event(&m, buf + off);
 		}
-		fan_event(m);
+		off += m.event_len;
 	}
 }
 
