@@ -62,12 +62,19 @@ def hit_rates(doc):
     for every object that has both counters."""
     rates = {}
     for key, v in flatten(doc):
-        last = key.rsplit(".", 1)[-1].lower()
-        if ("hit_rate" in last or "hit_ratio" in last) and \
-                isinstance(v, (int, float)) and not isinstance(v, bool):
-            name = key[: -len(last) - 1] or last
-            name = name.rsplit(".", 1)[-1] if "." in name else name
-            rates[name or last] = v / 100.0 if v > 1 else float(v)
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        comps = key.lower().split(".")
+        at = [i for i, c in enumerate(comps)
+              if "hit_rate" in c or "hit_ratio" in c]
+        if not at:
+            continue
+        i = at[-1]
+        if i < len(comps) - 1:
+            name = key.split(".")[-1]
+        else:
+            name = key.split(".")[i - 1] if i > 0 else "all"
+        rates[name] = v / 100.0 if v > 1 else float(v)
     if rates:
         return rates
 
@@ -168,6 +175,8 @@ def main():
     print("kernel %s, %s cpus, %s, rcufs %s (commit %s)" % (
         meta.get("kernel"), meta.get("cpus"), meta.get("date"),
         meta.get("rcufs"), meta.get("commit")))
+    if meta.get("partial"):
+        print("PARTIAL: the run was interrupted; medians of the runs done")
     print("storms: ops/s and ratio to native (higher is better); "
           "walks: seconds and ratio to native (lower is better)")
 
