@@ -139,7 +139,9 @@ def main():
     cells = {}
     for cfg in configs:
         row = {"name": cfg, "kind": kinds[cfg], "options": opts[cfg],
-               "workloads": {}, "daemon": daemon.get(cfg, {}),
+               "workloads": {},
+               "daemon": {when: {"rss_kb": v[0], "hwm_kb": v[1], "fds": v[2]}
+                          for when, v in daemon.get(cfg, {}).items()},
                "hit_rates": hit_rates(stats[cfg]) if cfg in stats else None,
                "stats": stats.get(cfg)}
         for wl in workloads:
@@ -163,9 +165,9 @@ def main():
                 text = "%s %s" % (fmt_rate(m), fmt_ratio(ratio or 0))
             cells[(cfg, wl)] = text
         if row["daemon"]:
-            row["daemon_rss_kb_max"] = max(v[0] for v in row["daemon"].values())
-            row["daemon_hwm_kb_max"] = max(v[1] for v in row["daemon"].values())
-            row["daemon_fds_max"] = max(v[2] for v in row["daemon"].values())
+            for k in ("rss_kb", "hwm_kb", "fds"):
+                row["daemon_%s_max" % k] = max(
+                    v[k] for v in row["daemon"].values())
         out["configs"].append(row)
 
     print("rcufs metadata benchmark: %s files, %s symlinks, %s directories "
