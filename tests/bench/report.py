@@ -157,7 +157,9 @@ def main():
                 "error": error(cfg, wl),
                 "runs": [v for v, _, _ in runs[(cfg, wl)]]}
             if m is None:
-                text = "err:" + (error(cfg, wl) or "?")
+                text = error(cfg, wl) or "?"
+                if not text.startswith(">"):   # ">Ns": over the walk cap
+                    text = "err:" + text
                 text = text[:16]
             elif units[wl] == "s":
                 text = "%s %s" % (fmt_secs(m), fmt_ratio(ratio or 0))
