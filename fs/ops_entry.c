@@ -209,6 +209,33 @@ static bool kernel_times_only(int to_set)
 			    FUSE_SET_ATTR_CTIME));
 }
 
+/*
+ * Is changing the mode of @fd to @mode only a loss of setuid and/or
+ * setgid?  libfuse 3.14 accepts FUSE_CAP_HANDLE_KILLPRIV but never passes
+ * FUSE_HANDLE_KILLPRIV to the kernel, so the kernel clears those bits
+ * itself before a write or truncate by an unprivileged caller (the same
+ * rules SOURCE applies: CAP_FSETID, setgid only with group execute): a
+ * SETATTR of the mode without them, with the writer's identity, which
+ * SOURCE would refuse as a chmod when the writer is not the owner.  With
+ * default_permissions the kernel refuses a non-owner's chmod itself, so
+ * such a request from a non-owner is the kernel's own: it runs as the
+ * daemon.  (Without default_permissions a non-owner could thereby drop,
+ * never add, those bits.)
+ */
+static bool drops_privs_only(int fd, mode_t mode)
+{
+	const mode_t privs = S_ISUID | S_ISGID;
+	struct stat st;
+	mode_t cur;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	cur = st.st_mode & 07777;
+	mode &= 07777;
+	return mode != cur && (mode & ~privs) == (cur & ~privs) &&
+	       !(mode & ~cur);
+}
+
 static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr,
 		      int to_set, struct fuse_file_info *fi, struct stat *out)
 {
@@ -225,6 +252,16 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr,
 		return opath;
 	if (opath >= 0)
 		backing_proc_path(opath, proc);
+	if ((to_set & FUSE_SET_ATTR_MODE) && rfs_caller_is_other(req) &&
+	    drops_privs_only(fd >= 0 ? fd : opath, attr->st_mode)) {
+		/* the kernel's own clearing of setuid/setgid: as the daemon */
+		if ((fd >= 0 ? fchmod(fd, attr->st_mode)
+			     : chmod(proc, attr->st_mode)) < 0) {
+			err = -errno;
+			goto out;
+		}
+		to_set &= ~FUSE_SET_ATTR_MODE;
+	}
 	/*
 	 * As the caller: SOURCE applies its chmod/chown/utimes rules and
 	 * clears setuid/setgid on truncate and chown (HANDLE_KILLPRIV) as
