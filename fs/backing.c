@@ -361,6 +361,34 @@ int backing_open(uint64_t nodeid, int flags)
 	return open_verified(nodeid, flags, NULL);
 }
 
+int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req)
+{
+	struct rfs_saved saved;
+	char proc[64];
+	int opath, fd, err;
+
+	if (!rfs_caller_is_other(req))
+		return open_verified(nodeid, flags, NULL);
+	if (flags & O_CREAT)
+		return -EINVAL;
+	/* verified as the daemon; then only the open itself as the caller */
+	opath = open_verified(nodeid, O_PATH, NULL);
+	if (opath < 0)
+		return opath;
+	backing_proc_path(opath, proc);
+	err = rfs_as_caller(req, &saved);
+	if (err) {
+		close(opath);
+		return err;
+	}
+	/* the magic link leads to the verified object and nothing else */
+	fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	rfs_as_daemon(&saved);
+	close(opath);
+	return err ? err : fd;
+}
+
 int backing_stat_at(int dirfd, const char *name, struct dc_attr *attr)
 {
 	struct stat st;

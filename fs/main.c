@@ -606,6 +606,17 @@ int main(int argc, char **argv)
 	check_fd_limit();
 	apply_coherence();
 	open_root();
+	if (!rfs_creds_init())
+		/* one line, before daemonizing: what a user daemon cannot do */
+		fprintf(stderr,
+			"rcufs: running as uid %u, not root: every request "
+			"acts "
+			"as uid %u on SOURCE; acting as each caller (new files "
+			"owned by their creator, other users' rights and ACLs "
+			"checked as theirs) needs root, and so does "
+			"allow_other "
+			"unless /etc/fuse.conf has user_allow_other\n",
+			(unsigned)geteuid(), (unsigned)geteuid());
 
 	if (fuse_opt_add_arg(&args, argv[0]) ||
 	    (rfs.o.debug && fuse_opt_add_arg(&args, "-d")))

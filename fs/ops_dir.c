@@ -78,12 +78,16 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
-	if (link)
+	if (link) {
 		r = symlinkat(link, dirfd, name);
-	else if (S_ISDIR(mode))
-		r = mkdirat(dirfd, name, mode & 07777);
-	else
-		r = mknodat(dirfd, name, mode, rdev);
+	} else {
+		/* the caller's umask, or the parent's default ACL */
+		mode = rfs_caller_umask(req, mode);
+		if (S_ISDIR(mode))
+			r = mkdirat(dirfd, name, mode & 07777);
+		else
+			r = mknodat(dirfd, name, mode, rdev);
+	}
 	err = r < 0 ? -errno : 0;
 	rfs_as_daemon(&saved);
 	if (err) {
@@ -132,6 +136,7 @@ void rfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	      const char *newname)
 {
+	struct rfs_saved saved;
 	struct fdent *ref;
 	char proc[64];
 	int opath, dirfd, err;
@@ -148,6 +153,10 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		rfs_reply_err(req, err);
 		return;
 	}
+	/* as the caller: protected_hardlinks, quotas, as on SOURCE */
+	err = rfs_as_caller(req, &saved);
+	if (err)
+		goto out_link;
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the magic link does not */
 	if (linkat(opath, "", dirfd, newname, AT_EMPTY_PATH) < 0) {
 		err = -errno;
@@ -159,6 +168,8 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 				      : 0;
 		}
 	}
+	rfs_as_daemon(&saved);
+out_link:
 	close(opath);
 	if (err) {
 		backing_put_dir(ref);
@@ -176,6 +187,7 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int flags)
 {
+	struct rfs_saved saved;
 	struct fdent *ref;
 	int dirfd, err;
 
@@ -185,7 +197,12 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
-	err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
+	/* as the caller: write permission, sticky directories */
+	err = rfs_as_caller(req, &saved);
+	if (!err) {
+		err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
+		rfs_as_daemon(&saved);
+	}
 	backing_put_dir(ref);
 	if (!err)
 		/* -ENOENT: the name was not cached, nothing to update */
@@ -207,6 +224,7 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fdent *ref1, *ref2;
+	struct rfs_saved saved;
 	unsigned dcflags = 0;
 	int fd1, fd2, err;
 
@@ -231,7 +249,13 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
-	err = renameat2(fd1, name, fd2, newname, flags) < 0 ? -errno : 0;
+	/* as the caller: sticky directories, a moved directory's ".." */
+	err = rfs_as_caller(req, &saved);
+	if (!err) {
+		err = renameat2(fd1, name, fd2, newname, flags) < 0 ? -errno
+								    : 0;
+		rfs_as_daemon(&saved);
+	}
 	backing_put_dir(ref2);
 	backing_put_dir(ref1);
 	if (!err &&
@@ -277,14 +301,20 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int dirfd, fd, err;
 
 	rfs_thread_enter();
-	err = backing_get_dir(ino, &dirfd, &ref);
-	if (err) {
-		rfs_reply_err(req, err);
-		return;
+	if (rfs_caller_is_other(req)) {
+		/* as the caller: read permission (no_default_permissions) */
+		fd = backing_open_as(ino, O_RDONLY | O_DIRECTORY, req);
+		err = fd < 0 ? fd : 0;
+	} else {
+		err = backing_get_dir(ino, &dirfd, &ref);
+		if (err) {
+			rfs_reply_err(req, err);
+			return;
+		}
+		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = fd < 0 ? -errno : 0;
+		backing_put_dir(ref);
 	}
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	err = fd < 0 ? -errno : 0;
-	backing_put_dir(ref);
 	if (err) {
 		rfs_reply_err(req, err);
 		return;
@@ -405,17 +435,20 @@ static bool is_dot_or_dotdot(const char *name)
  * not answer: the entry is listed without a node).
  */
 static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
-		       struct fuse_entry_param *e)
+		       struct fuse_entry_param *e, bool searchable)
 {
 	unsigned flags = DC_WANT_ATTR | DC_WANT_KREF;
 	struct dc_result res;
-	int err;
+	int err = -EACCES;
 
-	err = dcache_lookup(rfs.dc, ino, de->d_name, flags | DC_CACHED, &res);
+	if (searchable)
+		err = dcache_lookup(rfs.dc, ino, de->d_name, flags | DC_CACHED,
+				    &res);
 	if (err == -EAGAIN)
 		err = dcache_lookup(rfs.dc, ino, de->d_name, flags, &res);
 	if (err == -ENOENT)
 		return 1;
+	/* not searchable by the caller: names only, as readdir on SOURCE */
 	if (err) {
 		/* list it anyway; a LOOKUP of it reports the error */
 		memset(e, 0, sizeof(*e));
@@ -435,10 +468,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_entry_param e;
 	uint64_t *refs = NULL;
 	size_t used = 0, nrefs = 0, maxrefs = 0, ent, i;
+	bool searchable;
 	char *out;
 	int err;
 
 	rfs_thread_enter();
+	searchable = !plus || rfs_may_search(req, ino) == 0;
 	out = malloc(size ? size : 1);
 	if (plus) {
 		/* every entry is at least as large as a one-byte name's */
@@ -483,7 +518,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						     NULL, 0);
 			if (ent > size - used)
 				break;
-			if (plus_lookup(ino, de, &e)) {
+			if (plus_lookup(ino, de, &e, searchable)) {
 				dir_consume(d, de); /* vanished: skip it */
 				continue;
 			}

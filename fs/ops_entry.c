@@ -16,7 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+/* Does SOURCE store POSIX ACLs (ENODATA, not EOPNOTSUPP, for none)? */
+static bool source_has_acls(void)
+{
+	char proc[64];
+
+	backing_proc_path(rfs.root_fd, proc);
+	return getxattr(proc, "system.posix_acl_access", NULL, 0) >= 0 ||
+	       errno == ENODATA;
+}
 
 void rfs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -35,6 +46,20 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * POSIX ACLs, enforced by the kernel from SOURCE's system.posix_acl_*
+	 * xattrs (which it reads through GETXATTR and caches), when the kernel
+	 * checks permissions anyway.  The kernel then sends modes without the
+	 * umask (DONT_MASK): a default ACL of the parent replaces the umask,
+	 * and only SOURCE knows, so creates apply the caller's umask on SOURCE
+	 * (rfs_caller_umask).  Not when SOURCE has no ACLs: the kernel would
+	 * fail permission checks on the EOPNOTSUPP answers.
+	 */
+	if (rfs.o.default_permissions && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK) && source_has_acls()) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		rfs_creds_set_caller_umask(true);
+	}
 	/* zero-copy: WRITE requests spliced in, READ replies spliced out */
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
@@ -43,6 +68,10 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 	rfs_debug("kernel protocol %u.%u, capable 0x%x, want 0x%x",
 		  conn->proto_major, conn->proto_minor, conn->capable,
 		  conn->want);
+	rfs_debug("posix_acl=%d dont_mask=%d handle_killpriv=%d",
+		  !!(conn->want & FUSE_CAP_POSIX_ACL),
+		  !!(conn->want & FUSE_CAP_DONT_MASK),
+		  !!(conn->want & FUSE_CAP_HANDLE_KILLPRIV));
 	rfs_debug("readdirplus=%d auto=%d cache_symlinks=%d parallel_dirops=%d "
 		  "posix_locks=%d flock=%d writeback=%d",
 		  !!(conn->want & FUSE_CAP_READDIRPLUS),
@@ -59,6 +88,19 @@ void rfs_destroy(void *userdata)
 	(void)userdata;
 }
 
+static int getattr_any(fuse_ino_t ino, unsigned flags, struct dc_attr *a);
+
+int rfs_may_search(fuse_req_t req, fuse_ino_t dir)
+{
+	struct dc_attr a;
+	int err;
+
+	if (rfs.o.default_permissions || !rfs_caller_is_other(req))
+		return 0; /* the kernel checked (or the daemon is the caller) */
+	err = getattr_any(dir, 0, &a);
+	return err ? err : rfs_caller_may(req, dir, &a, X_OK);
+}
+
 void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	unsigned flags = DC_WANT_ATTR | DC_WANT_KREF;
@@ -66,6 +108,12 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err;
 
 	rfs_thread_enter();
+	/* without default_permissions: the caller must be able to search */
+	err = rfs_may_search(req, parent);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
 	err = dcache_lookup(rfs.dc, parent, name, flags | DC_CACHED, &res);
 	if (err == -EAGAIN)
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
@@ -155,10 +203,50 @@ void rfs_refresh_attr(uint64_t nodeid)
 	dcache_getattr(rfs.dc, nodeid, 0, &a);
 }
 
-static int do_setattr(fuse_ino_t ino, const struct stat *attr, int to_set,
-		      struct fuse_file_info *fi, struct stat *out)
+/*
+ * With the writeback cache the kernel itself sends the times it kept
+ * (on close, from whoever closes, owner or not) after it checked the
+ * caller: those run as the daemon.
+ */
+static bool kernel_times_only(int to_set)
+{
+	return rfs.o.writeback &&
+	       !(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+			    FUSE_SET_ATTR_CTIME));
+}
+
+/*
+ * Is changing the mode of @fd to @mode only a loss of setuid and/or
+ * setgid?  libfuse 3.14 accepts FUSE_CAP_HANDLE_KILLPRIV but never passes
+ * FUSE_HANDLE_KILLPRIV to the kernel, so the kernel clears those bits
+ * itself before a write or truncate by an unprivileged caller (the same
+ * rules SOURCE applies: CAP_FSETID, setgid only with group execute): a
+ * SETATTR of the mode without them, with the writer's identity, which
+ * SOURCE would refuse as a chmod when the writer is not the owner.  With
+ * default_permissions the kernel refuses a non-owner's chmod itself, so
+ * such a request from a non-owner is the kernel's own: it runs as the
+ * daemon.  (Without default_permissions a non-owner could thereby drop,
+ * never add, those bits.)
+ */
+static bool drops_privs_only(int fd, mode_t mode)
+{
+	const mode_t privs = S_ISUID | S_ISGID;
+	struct stat st;
+	mode_t cur;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	cur = st.st_mode & 07777;
+	mode &= 07777;
+	return mode != cur && (mode & ~privs) == (cur & ~privs) &&
+	       !(mode & ~cur);
+}
+
+static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr,
+		      int to_set, struct fuse_file_info *fi, struct stat *out)
 {
 	int fd = fi ? (int)fi->fh : -1, opath = -1, err = 0;
+	struct rfs_saved saved = {0};
 	char proc[64];
 	struct timespec ts[2];
 
@@ -170,6 +258,26 @@ static int do_setattr(fuse_ino_t ino, const struct stat *attr, int to_set,
 		return opath;
 	if (opath >= 0)
 		backing_proc_path(opath, proc);
+	if ((to_set & FUSE_SET_ATTR_MODE) && rfs_caller_is_other(req) &&
+	    drops_privs_only(fd >= 0 ? fd : opath, attr->st_mode)) {
+		/* the kernel's own clearing of setuid/setgid: as the daemon */
+		if ((fd >= 0 ? fchmod(fd, attr->st_mode)
+			     : chmod(proc, attr->st_mode)) < 0) {
+			err = -errno;
+			goto out;
+		}
+		to_set &= ~FUSE_SET_ATTR_MODE;
+	}
+	/*
+	 * As the caller: SOURCE applies its chmod/chown/utimes rules and
+	 * clears setuid/setgid on truncate and chown (HANDLE_KILLPRIV) as
+	 * for the caller.
+	 */
+	if (!kernel_times_only(to_set)) {
+		err = rfs_as_caller(req, &saved);
+		if (err)
+			goto out;
+	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if ((fd >= 0 ? fchmod(fd, attr->st_mode)
 			     : chmod(proc, attr->st_mode)) < 0) {
@@ -215,9 +323,11 @@ static int do_setattr(fuse_ino_t ino, const struct stat *attr, int to_set,
 			goto out;
 		}
 	}
+	rfs_as_daemon(&saved);
 	if ((fd >= 0 ? fstat(fd, out) : fstat(opath, out)) < 0)
 		err = -errno;
 out:
+	rfs_as_daemon(&saved);
 	if (opath >= 0)
 		close(opath);
 	return err;
@@ -231,7 +341,7 @@ void rfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	int err;
 
 	rfs_thread_enter();
-	err = do_setattr(ino, attr, to_set, fi, &st);
+	err = do_setattr(req, ino, attr, to_set, fi, &st);
 	if (err) {
 		/* a partial change may have happened: forget what we know */
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
@@ -267,26 +377,15 @@ void rfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-/* Does the caller belong to group @gid (primary or supplementary)? */
-static bool in_group(fuse_req_t req, gid_t primary, gid_t gid)
-{
-	gid_t groups[64];
-	int n, i;
-
-	if (primary == gid)
-		return true;
-	n = fuse_req_getgroups(req, 64, groups);
-	for (i = 0; i < n && i < 64; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
+/*
+ * Only without default_permissions (the kernel sends no ACCESS otherwise).
+ * Root and the owner are answered from the cached attributes (no lock, no
+ * syscall: ACLs never change the owner class); anyone else is checked on
+ * SOURCE as the caller (rfs_caller_may), so groups and ACLs count as there.
+ */
 void rfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct dc_attr a;
-	unsigned bits;
 	int err;
 
 	rfs_thread_enter();
@@ -299,22 +398,7 @@ void rfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		rfs_reply_err(req, -EROFS);
 		return;
 	}
-	if (ctx->uid == 0) {
-		/* root: anything but executing a file with no x bit */
-		err = (mask & X_OK) && !S_ISDIR(a.mode) && !(a.mode & 0111)
-			      ? -EACCES
-			      : 0;
-		rfs_reply_err(req, err);
-		return;
-	}
-	if (ctx->uid == a.uid)
-		bits = (a.mode >> 6) & 7;
-	else if (in_group(req, ctx->gid, (gid_t)a.gid))
-		bits = (a.mode >> 3) & 7;
-	else
-		bits = a.mode & 7;
-	err = ((unsigned)mask & 7) & ~bits ? -EACCES : 0;
-	rfs_reply_err(req, err);
+	rfs_reply_err(req, rfs_caller_may(req, ino, &a, mask));
 }
 
 void rfs_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -195,7 +195,8 @@ void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rfs_thread_enter();
 	flags = backing_flags(fi->flags, &upgraded);
 	for (;;) {
-		fd = backing_open(ino, flags);
+		/* as the caller: O_TRUNC clears setuid/setgid as on SOURCE */
+		fd = backing_open_as(ino, flags, req);
 		if (fd >= 0)
 			break;
 		flags = retry_flags(flags, fd, &upgraded);
@@ -249,7 +250,8 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rfs_reply_err(req, err);
 			return;
 		}
-		fd = openat(dirfd, name, flags, mode & 07777);
+		fd = openat(dirfd, name, flags,
+			    rfs_caller_umask(req, mode & 07777));
 		err = fd < 0 ? -errno : 0;
 		rfs_as_daemon(&saved);
 		if (fd >= 0)
@@ -297,6 +299,24 @@ fail:
 }
 
 /* ---- data ---------------------------------------------------------------- */
+
+/*
+ * Must a change of the data of @fd by the caller of @req run as the
+ * caller?  libfuse turns on FUSE_CAP_HANDLE_KILLPRIV, so the kernel leaves
+ * clearing setuid/setgid on WRITE, FALLOCATE and COPY_FILE_RANGE to us;
+ * SOURCE does it exactly as for the caller (CAP_FSETID, group membership
+ * for a non-executable setgid file) when the syscall runs with the
+ * caller's credentials.  Only a file with one of those bits needs it, so
+ * other writes cost one fstat and no switch.  Call as the daemon.
+ */
+static bool data_as_caller(fuse_req_t req, int fd)
+{
+	struct stat st;
+
+	if (!rfs_caller_is_other(req))
+		return false;
+	return fstat(fd, &st) < 0 || (st.st_mode & (S_ISUID | S_ISGID));
+}
 
 void rfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi)
@@ -355,16 +375,30 @@ static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
 void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		   off_t off, struct fuse_file_info *fi)
 {
-	int fd = (int)fi->fh, fl;
+	struct rfs_saved saved = {0};
+	int fd = (int)fi->fh, fl, err;
+	bool killpriv;
 	ssize_t n;
 
 	rfs_thread_enter();
+	if ((killpriv = data_as_caller(req, fd))) {
+		err = rfs_as_caller(req, &saved);
+		if (err) {
+			rfs_reply_err(req, err);
+			return;
+		}
+	}
 	n = write_to_fd(fd, off, bufv);
 	/* nothing was written (nor consumed) when O_DIRECT refused */
 	if (n == -EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 && (fl & O_DIRECT))
 		n = write_aligned(fd, off, bufv);
+	rfs_as_daemon(&saved);
 	/* even a failed write may have changed something */
 	attr_changed(ino);
+	if (killpriv)
+		/* SOURCE may have cleared setuid/setgid where the kernel did
+		 * not (a group-only setgid): its cached mode is stale */
+		rfs_queue_inval_attr(ino);
 	if (n < 0)
 		rfs_reply_err(req, (int)n);
 	else
@@ -758,11 +792,22 @@ void rfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void rfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		   off_t length, struct fuse_file_info *fi)
 {
-	int err;
+	struct rfs_saved saved = {0};
+	bool killpriv;
+	int err = 0;
 
 	rfs_thread_enter();
-	err = fallocate((int)fi->fh, mode, offset, length) < 0 ? -errno : 0;
+	killpriv = data_as_caller(req, (int)fi->fh);
+	if (killpriv)
+		err = rfs_as_caller(req, &saved);
+	if (!err) {
+		err = fallocate((int)fi->fh, mode, offset, length) < 0 ? -errno
+								       : 0;
+		rfs_as_daemon(&saved);
+	}
 	attr_changed(ino);
+	if (killpriv)
+		rfs_queue_inval_attr(ino);
 	rfs_reply_err(req, err);
 }
 
@@ -771,17 +816,31 @@ void rfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
+	struct rfs_saved saved = {0};
+	bool saved_killpriv;
 	ssize_t n;
+	int err;
 
 	(void)ino_in;
 	rfs_thread_enter();
+	if ((saved_killpriv = data_as_caller(req, (int)fi_out->fh))) {
+		err = rfs_as_caller(req, &saved);
+		if (err) {
+			rfs_reply_err(req, err);
+			return;
+		}
+	}
 	n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
 			    len, (unsigned)flags);
-	if (n < 0) {
-		rfs_reply_err(req, -errno);
+	err = n < 0 ? -errno : 0;
+	rfs_as_daemon(&saved);
+	if (err) {
+		rfs_reply_err(req, err);
 		return;
 	}
 	attr_changed(ino_out);
+	if (saved_killpriv)
+		rfs_queue_inval_attr(ino_out);
 	fuse_reply_write(req, (size_t)n);
 }
 

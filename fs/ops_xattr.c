@@ -30,6 +30,7 @@ static int object_fd(fuse_ino_t ino)
 static void modify_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags)
 {
+	struct rfs_saved saved;
 	char proc[64];
 	int fd, err;
 
@@ -40,10 +41,18 @@ static void modify_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	backing_proc_path(fd, proc);
-	err = (value ? setxattr(proc, name, value, size, flags)
-		     : removexattr(proc, name)) < 0
-		      ? -errno
-		      : 0;
+	/*
+	 * As the caller: SOURCE decides who may set what (ACLs need the
+	 * owner; setting an access ACL clears setgid for a non-member).
+	 */
+	err = rfs_as_caller(req, &saved);
+	if (!err) {
+		err = (value ? setxattr(proc, name, value, size, flags)
+			     : removexattr(proc, name)) < 0
+			      ? -errno
+			      : 0;
+		rfs_as_daemon(&saved);
+	}
 	close(fd);
 	if (!err)
 		/* ctime changed */
@@ -88,12 +97,15 @@ static bool listed_namespace(const char *name)
 static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
+	struct rfs_saved saved = {0};
 	char proc[64], *buf = NULL;
 	uint64_t since;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
-	if ((!name || listed_namespace(name)) && dcache_noxattr(rfs.dc, ino)) {
+	/* without default_permissions SOURCE judges read permission: ask */
+	if (rfs.o.default_permissions && (!name || listed_namespace(name)) &&
+	    dcache_noxattr(rfs.dc, ino)) {
 		rfs_req_mark(RFS_REQ_HIT);
 		if (name)
 			rfs_reply_err(req, -ENODATA);
@@ -118,9 +130,20 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
 		}
 	}
 	backing_proc_path(fd, proc);
+	/* the kernel checked read permission only with default_permissions */
+	if (!rfs.o.default_permissions) {
+		err = rfs_as_caller(req, &saved);
+		if (err) {
+			close(fd);
+			free(buf);
+			rfs_reply_err(req, err);
+			return;
+		}
+	}
 	n = name ? getxattr(proc, name, buf, size) : listxattr(proc, buf, size);
 	if (n < 0)
 		n = -errno;
+	rfs_as_daemon(&saved);
 	if ((!name && n == 0) ||
 	    (name && n == -ENODATA && listed_namespace(name) &&
 	     listxattr(proc, NULL, 0) == 0))

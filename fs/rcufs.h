@@ -134,6 +134,13 @@ int watch_start(void);
  * with notify_inval_inode).  Any thread; cheap.
  */
 bool rfs_kernel_may_cache(void);
+/*
+ * From a request handler: have the notifier tell the kernel that @nodeid's
+ * attributes changed in a way it cannot know (SOURCE cleared setgid on a
+ * write).  Queues only (handlers never notify themselves); a no-op when no
+ * notifier runs (not coherence=watch).  Any thread, outside RCU.
+ */
+void rfs_queue_inval_attr(uint64_t nodeid);
 /* The "coherence" section of rcufs stats. */
 struct rfs_emit;
 void rfs_watch_emit(struct rfs_emit *e);
@@ -310,13 +317,41 @@ struct rfs_stats_section {
 };
 
 /* ---- fs/creds.c ---- */
+/* ---- fs/creds.c: acting as the caller (see the top of creds.c) ---- */
 struct rfs_saved {
 	bool switched;
 };
-/* Act as the caller of @req on this thread (root daemon only), for a
- * creating syscall; undo with rfs_as_daemon right after it. */
+/* Decide whether the daemon acts as its callers (it runs as root); main()
+ * calls it once before mounting.  Returns that decision. */
+bool rfs_creds_init(void);
+bool rfs_creds_switching(void);
+/* rfs_init: the kernel sends modes without the umask (POSIX ACLs on). */
+void rfs_creds_set_caller_umask(bool on);
+/* Does @req come from someone the daemon must act as (not root)? */
+bool rfs_caller_is_other(fuse_req_t req);
+/*
+ * Act as the caller of @req on this thread (fsuid, fsgid, supplementary
+ * groups) for the syscalls up to rfs_as_daemon(@s), which must follow on
+ * the same thread before the handler returns.  No-op unless the daemon is
+ * root and the caller is not.  Not inside an RCU read section (it may
+ * read /proc).
+ */
 int rfs_as_caller(fuse_req_t req, struct rfs_saved *s);
 void rfs_as_daemon(struct rfs_saved *s);
+/*
+ * Between rfs_as_caller and rfs_as_daemon, before a syscall creating an
+ * object with @mode: arrange for the caller's umask to apply as on SOURCE
+ * (a default ACL of the parent overrides it).  Returns the mode to pass.
+ */
+mode_t rfs_caller_umask(fuse_req_t req, mode_t mode);
+/*
+ * May the caller of @req access node @ino (attributes @a) with access(2)
+ * @mask (R_OK|W_OK|X_OK)?  From @a when that is exact (caller root or
+ * owner), else asked of SOURCE as the caller (groups, ACLs).  0 or
+ * -EACCES (or another negative errno).
+ */
+int rfs_caller_may(fuse_req_t req, fuse_ino_t ino, const struct dc_attr *a,
+		   int mask);
 
 /* ---- fs/util.c ---- */
 /* Reply with a negative errno (0 = success with no data). */
@@ -374,6 +409,15 @@ int backing_open_path(uint64_t nodeid, struct stat *st);
  * refused) and verify it is the cached object.  Caller closes it.
  */
 int backing_open(uint64_t nodeid, int flags);
+/*
+ * backing_open with the open itself done as the caller of @req (see
+ * fs/creds.c): everything around it (locating, verifying) as the daemon.
+ * For a directory (or @reopen), the object is reached through its verified
+ * O_PATH fd ("/proc/self/fd/N"), so that, as on SOURCE, the caller needs
+ * no search permission on the object's parent beyond what the kernel
+ * checked.
+ */
+int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req);
 
 /* "/proc/self/fd/N" for an O_PATH fd, for calls that take only a path. */
 void backing_proc_path(int fd, char buf[64]);
@@ -406,6 +450,12 @@ void rfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		 struct fuse_file_info *fi);
 void rfs_readlink(fuse_req_t req, fuse_ino_t ino);
 void rfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
+/*
+ * Without default_permissions (the kernel checks nothing), may the caller
+ * of @req search directory @dir, as LOOKUP on SOURCE requires?  0 when
+ * the kernel checked already or the caller is the daemon.
+ */
+int rfs_may_search(fuse_req_t req, fuse_ino_t dir);
 void rfs_statfs(fuse_req_t req, fuse_ino_t ino);
 /* fs/ops_dir.c */
 void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -149,7 +149,8 @@ static struct iw *iw_tab[IW_BUCKETS]; /* wfs_lock */
 static int fan_fd = -1, in_fd = -1, stop_fd = -1;
 static pthread_t watcher_tid, notifier_tid;
 static bool started;
-static bool degraded;		   /* wfs_lock */
+static bool started_flag; /* atomic: the notifier runs (for handlers) */
+static bool degraded;	  /* wfs_lock */
 static bool stopping, pending_all; /* atomic: requests to the watcher */
 
 /* ---- kernel notifications (the notifier thread only) ---- */
@@ -1097,6 +1098,7 @@ int watch_start(void)
 		return err;
 	}
 	started = true;
+	__atomic_store_n(&started_flag, true, __ATOMIC_RELEASE);
 	rfs_debug("coherence=watch: %s",
 		  watch_stats.method == RFS_WATCH_FANOTIFY
 			  ? "fanotify, whole filesystem"
@@ -1123,6 +1125,7 @@ void watch_stop(void)
 	if (write(stop_fd, &one, sizeof(one)) != sizeof(one))
 		rfs_error("cannot stop the watcher: %s", strerror(errno));
 	pthread_join(watcher_tid, NULL);
+	__atomic_store_n(&started_flag, false, __ATOMIC_RELEASE);
 	__atomic_store_n(&notify_off, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&q_lock);
 	q_stop = true;
@@ -1216,4 +1219,10 @@ void rfs_watch_emit(struct rfs_emit *e)
 	rfs_emit_u64(e, "filesystems_watched", nwfs);
 	pthread_mutex_unlock(&wfs_lock);
 #undef LD
+}
+
+void rfs_queue_inval_attr(uint64_t nodeid)
+{
+	if (__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
+		note(NOTE_INODE, nodeid, -1, NULL);
 }

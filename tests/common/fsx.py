@@ -112,6 +112,21 @@ def _rename2(old, new, flags):
     return renameat2(old, new, f)
 
 
+def _with_fd(path, flags, fn):
+    fd = os.open(path, flags)
+    try:
+        return fn(fd)
+    finally:
+        os.close(fd)
+
+
+def _utime(p, how):
+    if how == "now":
+        os.utime(p)
+    else:
+        os.utime(p, (int(how), int(how)))
+
+
 _OPS = {
     "unlink": os.unlink, "rmdir": os.rmdir, "rename": os.rename,
     "link": os.link, "symlink": os.symlink, "readlink": os.readlink,
@@ -123,6 +138,21 @@ _OPS = {
     "access": lambda p, m: os.access(p, int(m)) or _raise_access(),
     "listdir": os.listdir,
     "mkfifo": os.mkfifo,
+    "chown": lambda p, u, g: os.chown(p, int(u), int(g)),
+    "lchown": lambda p, u, g: os.lchown(p, int(u), int(g)),
+    "utime": _utime,
+    "read": lambda p: _with_fd(p, os.O_RDONLY, lambda fd: os.read(fd, 1)),
+    "write": lambda p: _with_fd(p, os.O_WRONLY | os.O_APPEND,
+                                lambda fd: os.write(fd, b"w")),
+    "ftruncate": lambda p, n: _with_fd(p, os.O_WRONLY,
+                                       lambda fd: os.ftruncate(fd, int(n))),
+    "fallocate": lambda p, n: _with_fd(
+        p, os.O_WRONLY, lambda fd: os.posix_fallocate(fd, 0, int(n))),
+    "otrunc": lambda p: os.close(os.open(p, os.O_WRONLY | os.O_TRUNC)),
+    "create": lambda p, m: os.close(os.open(p, os.O_CREAT | os.O_EXCL |
+                                            os.O_WRONLY, int(m, 8))),
+    "getxattr": lambda p, n: os.getxattr(p, n),
+    "setxattr": lambda p, n, v: os.setxattr(p, n, v.encode()),
 }
 
 
