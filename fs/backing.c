@@ -391,22 +391,43 @@ static int be_getattr(void *backend, struct dentry *d, struct dc_attr *attr)
 	return err;
 }
 
+/*
+ * The name may hold another object by now (a rename or exchange in SOURCE
+ * behind our back): read the link through an O_PATH fd verified to be the
+ * object @d's inode stands for, never whatever the name holds now.
+ */
 static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
 			   size_t size)
 {
 	char name[NAME_MAX + 1];
+	struct dc_inode *inode = dentry_inode(d);
 	struct fdent *ref;
+	uint64_t dev, ino;
 	ssize_t n;
-	int dirfd, err;
+	int dirfd, fd, err;
 
 	(void)backend;
+	if (!inode)
+		return -ESTALE;
+	dc_inode_key(inode, &dev, &ino);
+	dc_inode_put(inode);
 	err = locate_dentry(d, &dirfd, name, &ref);
 	if (err)
 		return err;
-	n = readlinkat(dirfd, name, buf, size);
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	backing_put_dir(ref);
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	err = verify(fd, dev, ino, NULL);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	n = readlinkat(fd, "", buf, size);
 	if (n < 0)
 		n = -errno;
-	backing_put_dir(ref);
+	close(fd);
 	return n;
 }
 
