@@ -151,10 +151,13 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 {
 	struct dc_inode *inode;
 	struct fdent *e, *mine;
-	int victims[8], newfd = -1, extra = -1;
+	int victims[8], newfd = -1, extra = -1, err;
 	unsigned nv = 0, i;
 
 	*ref = NULL;
+	err = rfs_source_check();
+	if (err)
+		return err;
 	if (nodeid == DC_ROOT_ID) {
 		*fd = rfs.root_fd;
 		return 0;
@@ -251,6 +254,11 @@ static int locate_dentry(struct dentry *d, int *dirfd, char *name,
 	int err;
 
 	*ref = NULL;
+	err = rfs_source_check();
+	if (err) {
+		dentry_put(p);
+		return err;
+	}
 	if (p == d) { /* the root */
 		dentry_put(p);
 		*dirfd = rfs.root_fd;
@@ -274,6 +282,9 @@ int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 	int err;
 
 	*ref = NULL;
+	err = rfs_source_check();
+	if (err)
+		return err;
 	if (nodeid == DC_ROOT_ID) {
 		*dirfd = rfs.root_fd;
 		name[0] = '\0';

@@ -315,6 +315,10 @@ void rfs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	rfs_thread_enter();
+	if (rfs_source_check()) {
+		rfs_reply_err(req, rfs_source_check());
+		return;
+	}
 	if (fstatvfs(rfs.root_fd, &sv) < 0) {
 		rfs_reply_err(req, -errno);
 		return;

@@ -72,6 +72,17 @@ struct rfs_saved {
 int rfs_as_caller(fuse_req_t req, struct rfs_saved *s);
 void rfs_as_daemon(struct rfs_saved *s);
 
+/* ---- fs/source.c ---- */
+/*
+ * -ENODEV once SOURCE was found removed or unmounted (one warning is
+ * logged then), else 0.  Cheap: one relaxed atomic load.  Every way of
+ * reaching SOURCE by name (backing.c, statfs) checks it first.
+ */
+int rfs_source_check(void);
+/* The watcher thread: start after the dcache exists, stop before it goes. */
+int rfs_source_watch_start(void);
+void rfs_source_watch_stop(void);
+
 /* ---- fs/util.c ---- */
 /* Reply with a negative errno (0 = success with no data). */
 void rfs_reply_err(fuse_req_t req, int negerr);
