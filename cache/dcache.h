@@ -324,6 +324,18 @@ enum {
 int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 		       enum dc_inval_src src);
 
+/*
+ * The backing object (@dev, @ino) is gone: its last name was removed
+ * (unlink or rmdir of a name whose link count was 1, a directory, a rename
+ * target replaced).  The inode standing for it keeps its node id for the
+ * kernel's references and open files but leaves the key table, so an
+ * object that gets the same inode number later (filesystems reuse them at
+ * once) becomes a new inode with a new node id, instead of inheriting this
+ * one's identity, generation and cached symlink target.  Nothing happens
+ * when no inode has that key.  Takes the inode-table lock; not in RCU.
+ */
+void dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
+
 /* Unhash every cached entry below the root (e.g. watch queue overflow). */
 void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
 

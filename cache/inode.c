@@ -352,6 +352,28 @@ out:
 	return err;
 }
 
+void dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino)
+{
+	struct ikey key = {dev, ino};
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct dc_inode *found;
+
+	DC_ASSERT_NOT_RCU();
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	cds_lfht_lookup(dc->inodes, key_hash(dev, ino), key_match, &key, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (node) {
+		/* only itable_lock holders remove keys: still hashed */
+		found = caa_container_of(node, struct dc_inode, i_keynode);
+		cds_lfht_del(dc->inodes, &found->i_keynode);
+		found->i_flags |= I_UNKEYED;
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&dc->itable_lock);
+}
+
 static void i_kill(struct dc_inode *inode)
 {
 	struct dcache *dc = inode->i_cache;

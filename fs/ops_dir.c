@@ -173,10 +173,25 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 /* ---- removal and rename ------------------------------------------------ */
 
+/*
+ * Will removing @name from @dirfd (or replacing it by a rename) end the
+ * object it names?  Then its inode number may be given to a new object at
+ * once, and the cache must not take that object for this one
+ * (dcache_forget_key).  Sampled before the change: *@st gets the object.
+ */
+static bool last_name(int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return S_ISDIR(st->st_mode) || st->st_nlink <= 1;
+}
+
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int flags)
 {
 	struct fdent *ref;
+	struct stat st;
+	bool gone;
 	int dirfd, err;
 
 	rfs_thread_enter();
@@ -185,11 +200,15 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
+	gone = last_name(dirfd, name, &st);
 	err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
 	backing_put_dir(ref);
-	if (!err)
+	if (!err) {
 		/* -ENOENT: the name was not cached, nothing to update */
 		dcache_remove(rfs.dc, parent, name);
+		if (gone)
+			dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
+	}
 	rfs_reply_err(req, err);
 }
 
@@ -207,7 +226,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fdent *ref1, *ref2;
+	struct stat sst, tst;
 	unsigned dcflags = 0;
+	bool gone;
 	int fd1, fd2, err;
 
 	rfs_thread_enter();
@@ -231,6 +252,10 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
+	/* a replaced target that had no other name is gone */
+	gone = !(flags & RENAME_EXCHANGE) && last_name(fd2, newname, &tst) &&
+	       !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		 sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino);
 	err = renameat2(fd1, name, fd2, newname, flags) < 0 ? -errno : 0;
 	backing_put_dir(ref2);
 	backing_put_dir(ref1);
@@ -240,6 +265,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
 		dcache_inval_entry(rfs.dc, newparent, newname, DC_SRC_LOCAL);
 	}
+	if (!err && gone)
+		dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
 	rfs_reply_err(req, err);
 }
 
