@@ -69,6 +69,14 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = dcache_lookup(rfs.dc, parent, name, flags | DC_CACHED, &res);
 	if (err == -EAGAIN)
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
+	if (err == -ESTALE && !rfs_source_check())
+		/*
+		 * The name was found holding another object than the cached
+		 * one (changed in SOURCE behind our back); the stale entry is
+		 * unhashed now: look it up afresh, once.  A parent that is
+		 * itself gone gives -ESTALE again.
+		 */
+		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
 	if (!err || (err == -ENOENT && rfs.o.negative_timeout > 0)) {
 		/* -ENOENT with a timeout: inode 0, cacheable by the kernel */
 		rfs_reply_entry(req, &res);
