@@ -176,8 +176,10 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 /*
  * Will removing @name from @dirfd (or replacing it by a rename) end the
  * object it names?  Then its inode number may be given to a new object at
- * once, and the cache must not take that object for this one
- * (dcache_forget_key).  Sampled before the change: *@st gets the object.
+ * once -- by another worker's create, before this one is back from the
+ * syscall -- so the cache must stop taking that number for this object
+ * before the removal (dcache_forget_key), and take it back if the removal
+ * fails (dcache_rekey).  *@st gets the object.
  */
 static bool last_name(int dirfd, const char *name, struct stat *st)
 {
@@ -191,7 +193,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fdent *ref;
 	struct stat st;
-	bool gone;
+	uint64_t unkeyed = 0;
 	int dirfd, err;
 
 	rfs_thread_enter();
@@ -200,15 +202,16 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
-	gone = last_name(dirfd, name, &st);
+	/* before the removal frees the inode number: see last_name() */
+	if (last_name(dirfd, name, &st))
+		unkeyed = dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
 	err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
 	backing_put_dir(ref);
-	if (!err) {
+	if (!err)
 		/* -ENOENT: the name was not cached, nothing to update */
 		dcache_remove(rfs.dc, parent, name);
-		if (gone)
-			dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
-	}
+	else
+		dcache_rekey(rfs.dc, unkeyed);
 	rfs_reply_err(req, err);
 }
 
@@ -227,8 +230,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fdent *ref1, *ref2;
 	struct stat sst, tst;
+	uint64_t unkeyed = 0;
 	unsigned dcflags = 0;
-	bool gone;
 	int fd1, fd2, err;
 
 	rfs_thread_enter();
@@ -253,9 +256,10 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	/* a replaced target that had no other name is gone */
-	gone = !(flags & RENAME_EXCHANGE) && last_name(fd2, newname, &tst) &&
-	       !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
-		 sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino);
+	if (!(flags & RENAME_EXCHANGE) && last_name(fd2, newname, &tst) &&
+	    !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	      sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino))
+		unkeyed = dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
 	err = renameat2(fd1, name, fd2, newname, flags) < 0 ? -errno : 0;
 	backing_put_dir(ref2);
 	backing_put_dir(ref1);
@@ -265,8 +269,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
 		dcache_inval_entry(rfs.dc, newparent, newname, DC_SRC_LOCAL);
 	}
-	if (!err && gone)
-		dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
+	if (err)
+		dcache_rekey(rfs.dc, unkeyed);
 	rfs_reply_err(req, err);
 }
 

@@ -425,10 +425,19 @@ static void test_forget_key(void)
 	   "instantiate h with the same key");
 	same = res.nodeid;
 	is(same, old, "same key: same node id");
+	/* a removal that fails: the key comes back */
+	is(dcache_forget_key(e.dc, a.dev, a.ino), old,
+	   "forget_key: the old id");
+	dcache_rekey(e.dc, old);
+	memset(&res, 0, sizeof(res));
+	is(dcache_instantiate(e.dc, DC_ROOT_ID, "h", &a, NULL, 0, &res), 0,
+	   "instantiate h again");
+	is(res.nodeid, old, "rekeyed: the same node id again");
+	is(dcache_forget_key(e.dc, a.dev, a.ino), old,
+	   "forget_key before removal");
 	is(dcache_remove(e.dc, DC_ROOT_ID, "s"), 0, "remove s");
 	is(dcache_remove(e.dc, DC_ROOT_ID, "h"), 0, "remove h");
-	dcache_forget_key(e.dc, a.dev, a.ino);
-	dcache_forget_key(e.dc, a.dev, a.ino + 1000); /* no such key: no-op */
+	is(dcache_forget_key(e.dc, a.dev, a.ino + 1000), 0, "no such key: 0");
 	/* a new symlink gets the same (dev, ino) */
 	memset(&res, 0, sizeof(res));
 	is(dcache_instantiate(e.dc, DC_ROOT_ID, "t", &a, "new", DC_WANT_KREF,
