@@ -7,6 +7,7 @@
 #include "dcache_i.h"
 
 #include <time.h>
+#include <unistd.h>
 
 void dc_stats_thread_init(void);
 void dc_stats_thread_exit(void);
@@ -158,6 +159,31 @@ void dcache_set_ttls(struct dcache *dc, uint64_t entry_ns, uint64_t neg_ns,
 	store_relaxed(dc->attr_ttl, attr_ns);
 }
 
+/*
+ * The generation of every inode of this cache: node ids restart at
+ * DC_ROOT_ID in each cache, so (nodeid, generation) is unique across
+ * instances (a FUSE daemon restarted on the same mount point, a file
+ * handle kept from an earlier mount) only if the generation differs.  The
+ * kernel keeps 32 bits of it: mix the creation time and pid into them,
+ * never 0.
+ */
+static uint64_t new_generation(void)
+{
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	x ^= (uint64_t)getpid() << 32;
+	/* splitmix64 finalizer */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	if (!(x & 0xffffffffu))
+		x |= 1;
+	return x;
+}
+
 int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 {
 	struct dcache *dc;
@@ -182,6 +208,7 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	dc->max_pending =
 		cfg->max_pending_frees ? cfg->max_pending_frees : 65536;
 	dc->next_nodeid = DC_ROOT_ID;
+	dc->generation = new_generation();
 	pthread_mutex_init(&dc->rename_lock, NULL);
 	pthread_mutex_init(&dc->itable_lock, NULL);
 	pthread_mutex_init(&dc->lru_lock, NULL);

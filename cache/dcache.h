@@ -350,6 +350,29 @@ void dcache_for_each_inode(struct dcache *dc,
  */
 void dcache_expire_all(struct dcache *dc, enum dc_inval_src src);
 
+/*
+ * The backing object (@dev, @ino) is going: its last name is about to be
+ * removed (unlink or rmdir of a name whose link count is 1, a directory,
+ * a rename target replaced).  The inode standing for it keeps its node id
+ * for the kernel's references and open files but leaves the key table, so
+ * an object that gets the same inode number later (filesystems reuse them
+ * at once) becomes a new inode with a new node id, instead of inheriting
+ * this one's identity, generation and cached symlink target.  Call it
+ * *before* the backend removal: after it, another thread's new object may
+ * already have been given the freed number and found this inode.  Returns
+ * the node id taken out (0: no inode had that key), for dcache_rekey when
+ * the removal failed.  Takes the inode-table lock; not in RCU.
+ */
+uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
+
+/*
+ * Undo dcache_forget_key for @nodeid (0: nothing): the removal failed and
+ * the object lives on.  Its inode goes back into the key table unless it
+ * is dying or another inode has taken the key meanwhile (then the object
+ * has two node ids until the kernel forgets one: harmless).
+ */
+void dcache_rekey(struct dcache *dc, uint64_t nodeid);
+
 /* Unhash every cached entry below the root (e.g. watch queue overflow). */
 void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
 

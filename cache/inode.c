@@ -356,6 +356,82 @@ out:
 	return err;
 }
 
+uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino)
+{
+	struct ikey key = {dev, ino};
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct dc_inode *found;
+	uint64_t id = 0;
+
+	DC_ASSERT_NOT_RCU();
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	cds_lfht_lookup(dc->inodes, key_hash(dev, ino), key_match, &key, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (node) {
+		/* only itable_lock holders remove keys: still hashed */
+		found = caa_container_of(node, struct dc_inode, i_keynode);
+		cds_lfht_del(dc->inodes, &found->i_keynode);
+		found->i_flags |= I_UNKEYED;
+		id = found->i_nodeid;
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&dc->itable_lock);
+	return id;
+}
+
+/* Caller holds itable_lock and is in an RCU read section. */
+static struct dc_inode *rekey_candidate(struct dcache *dc, uint64_t nodeid)
+{
+	struct dc_inode *inode = i_find_id_rcu(dc, nodeid);
+	struct cds_lfht_iter it;
+	struct ikey key;
+
+	/* not killed while we hold itable_lock: i_kill takes it first */
+	if (!inode || !(inode->i_flags & I_UNKEYED) ||
+	    (inode->i_flags & I_KILLED))
+		return NULL;
+	key.dev = inode->i_dev;
+	key.ino = inode->i_ino;
+	cds_lfht_lookup(dc->inodes, key_hash(key.dev, key.ino), key_match, &key,
+			&it);
+	return cds_lfht_iter_get_node(&it) ? NULL : inode;
+}
+
+void dcache_rekey(struct dcache *dc, uint64_t nodeid)
+{
+	struct dc_inode *inode;
+
+	DC_ASSERT_NOT_RCU();
+	if (!nodeid)
+		return;
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	inode = rekey_candidate(dc, nodeid);
+	rcu_read_unlock();
+	pthread_mutex_unlock(&dc->itable_lock);
+	if (!inode)
+		return;
+	/*
+	 * A node deleted from a cds_lfht may be added again only after a
+	 * grace period (readers may still be walking through it).  A failed
+	 * removal is rare; waiting here, outside any lock and read section,
+	 * is allowed (DESIGN.md section 6).
+	 */
+	synchronize_rcu();
+	pthread_mutex_lock(&dc->itable_lock);
+	rcu_read_lock();
+	inode = rekey_candidate(dc, nodeid);
+	if (inode) {
+		cds_lfht_add(dc->inodes, key_hash(inode->i_dev, inode->i_ino),
+			     &inode->i_keynode);
+		inode->i_flags &= ~I_UNKEYED;
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&dc->itable_lock);
+}
+
 static void i_kill(struct dc_inode *inode)
 {
 	struct dcache *dc = inode->i_cache;

@@ -168,10 +168,13 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 {
 	struct dc_inode *inode;
 	struct fdent *e, *mine;
-	int victims[8], newfd = -1, extra = -1;
+	int victims[8], newfd = -1, extra = -1, err;
 	unsigned nv = 0, i;
 
 	*ref = NULL;
+	err = rfs_source_check();
+	if (err)
+		return err;
 	if (nodeid == DC_ROOT_ID) {
 		*fd = rfs.root_fd;
 		return 0;
@@ -271,6 +274,11 @@ static int locate_dentry(struct dentry *d, int *dirfd, char *name,
 	int err;
 
 	*ref = NULL;
+	err = rfs_source_check();
+	if (err) {
+		dentry_put(p);
+		return err;
+	}
 	if (p == d) { /* the root */
 		dentry_put(p);
 		*dirfd = rfs.root_fd;
@@ -294,6 +302,9 @@ int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 	int err;
 
 	*ref = NULL;
+	err = rfs_source_check();
+	if (err)
+		return err;
 	if (nodeid == DC_ROOT_ID) {
 		*dirfd = rfs.root_fd;
 		name[0] = '\0';
@@ -442,22 +453,43 @@ static int be_getattr(void *backend, struct dentry *d, struct dc_attr *attr)
 	return err;
 }
 
+/*
+ * The name may hold another object by now (a rename or exchange in SOURCE
+ * behind our back): read the link through an O_PATH fd verified to be the
+ * object @d's inode stands for, never whatever the name holds now.
+ */
 static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
 			   size_t size)
 {
 	char name[NAME_MAX + 1];
+	struct dc_inode *inode = dentry_inode(d);
 	struct fdent *ref;
+	uint64_t dev, ino;
 	ssize_t n;
-	int dirfd, err;
+	int dirfd, fd, err;
 
 	(void)backend;
+	if (!inode)
+		return -ESTALE;
+	dc_inode_key(inode, &dev, &ino);
+	dc_inode_put(inode);
 	err = locate_dentry(d, &dirfd, name, &ref);
 	if (err)
 		return err;
-	n = readlinkat(dirfd, name, buf, size);
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	backing_put_dir(ref);
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	err = verify(fd, dev, ino, NULL);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	n = readlinkat(fd, "", buf, size);
 	if (n < 0)
 		n = -errno;
-	backing_put_dir(ref);
+	close(fd);
 	return n;
 }
 

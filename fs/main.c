@@ -660,6 +660,12 @@ int main(int argc, char **argv)
 		rfs_error("cannot create the cache: %s", strerror(-err));
 		goto out_unmount;
 	}
+	err = rfs_source_watch_start();
+	if (err) {
+		rfs_error("cannot start the SOURCE watcher: %s",
+			  strerror(-err));
+		goto out_unmount;
+	}
 	err = watch_start();
 	if (err)
 		goto out_unmount;
@@ -683,6 +689,7 @@ out_unmount:
 	fuse_session_unmount(rfs.se);
 	fuse_remove_signal_handlers(rfs.se);
 	fuse_session_destroy(rfs.se);
+	rfs_source_watch_stop();
 	dcache_free(rfs.dc);
 	backing_fini();
 	close(rfs.root_fd);

@@ -184,11 +184,28 @@ out_link:
 
 /* ---- removal and rename ------------------------------------------------ */
 
+/*
+ * Will removing @name from @dirfd (or replacing it by a rename) end the
+ * object it names?  Then its inode number may be given to a new object at
+ * once -- by another worker's create, before this one is back from the
+ * syscall -- so the cache must stop taking that number for this object
+ * before the removal (dcache_forget_key), and take it back if the removal
+ * fails (dcache_rekey).  *@st gets the object.
+ */
+static bool last_name(int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return S_ISDIR(st->st_mode) || st->st_nlink <= 1;
+}
+
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int flags)
 {
 	struct rfs_saved saved;
 	struct fdent *ref;
+	struct stat st;
+	uint64_t unkeyed = 0;
 	int dirfd, err;
 
 	rfs_thread_enter();
@@ -197,6 +214,9 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
+	/* before the removal frees the inode number: see last_name() */
+	if (last_name(dirfd, name, &st))
+		unkeyed = dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
 	/* as the caller: write permission, sticky directories */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -207,6 +227,8 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!err)
 		/* -ENOENT: the name was not cached, nothing to update */
 		dcache_remove(rfs.dc, parent, name);
+	else
+		dcache_rekey(rfs.dc, unkeyed);
 	rfs_reply_err(req, err);
 }
 
@@ -225,6 +247,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fdent *ref1, *ref2;
 	struct rfs_saved saved;
+	struct stat sst, tst;
+	uint64_t unkeyed = 0;
 	unsigned dcflags = 0;
 	int fd1, fd2, err;
 
@@ -249,6 +273,11 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
+	/* a replaced target that had no other name is gone */
+	if (!(flags & RENAME_EXCHANGE) && last_name(fd2, newname, &tst) &&
+	    !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	      sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino))
+		unkeyed = dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
 	/* as the caller: sticky directories, a moved directory's ".." */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -264,6 +293,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
 		dcache_inval_entry(rfs.dc, newparent, newname, DC_SRC_LOCAL);
 	}
+	if (err)
+		dcache_rekey(rfs.dc, unkeyed);
 	rfs_reply_err(req, err);
 }
 

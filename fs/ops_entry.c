@@ -119,6 +119,14 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
 	else
 		rfs_req_mark(RFS_REQ_HIT);
+	if (err == -ESTALE && !rfs_source_check())
+		/*
+		 * The name was found holding another object than the cached
+		 * one (changed in SOURCE behind our back); the stale entry is
+		 * unhashed now: look it up afresh, once.  A parent that is
+		 * itself gone gives -ESTALE again.
+		 */
+		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
 	if (err == -ENOENT)
 		rfs_req_mark(RFS_REQ_NEG);
 	if (!err || (err == -ENOENT && rfs_tmo(&rfs.o.negative_timeout) > 0)) {
@@ -407,6 +415,10 @@ void rfs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	rfs_thread_enter();
+	if (rfs_source_check()) {
+		rfs_reply_err(req, rfs_source_check());
+		return;
+	}
 	if (fstatvfs(rfs.root_fd, &sv) < 0) {
 		rfs_reply_err(req, -errno);
 		return;

@@ -141,6 +141,9 @@ bool rfs_kernel_may_cache(void);
  * notifier runs (not coherence=watch).  Any thread, outside RCU.
  */
 void rfs_queue_inval_attr(uint64_t nodeid);
+/* Likewise: the kernel is to drop every name and inode's attributes
+ * (SOURCE was lost).  Not from a request handler's hot path. */
+void rfs_queue_inval_all(void);
 /* The "coherence" section of rcufs stats. */
 struct rfs_emit;
 void rfs_watch_emit(struct rfs_emit *e);
@@ -352,6 +355,17 @@ mode_t rfs_caller_umask(fuse_req_t req, mode_t mode);
  */
 int rfs_caller_may(fuse_req_t req, fuse_ino_t ino, const struct dc_attr *a,
 		   int mask);
+
+/* ---- fs/source.c ---- */
+/*
+ * -ENODEV once SOURCE was found removed or unmounted (one warning is
+ * logged then), else 0.  Cheap: one relaxed atomic load.  Every way of
+ * reaching SOURCE by name (backing.c, statfs) checks it first.
+ */
+int rfs_source_check(void);
+/* The watcher thread: start after the dcache exists, stop before it goes. */
+int rfs_source_watch_start(void);
+void rfs_source_watch_stop(void);
 
 /* ---- fs/util.c ---- */
 /* Reply with a negative errno (0 = success with no data). */

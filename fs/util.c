@@ -30,7 +30,8 @@ void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = res->nodeid;
-	e->generation = res->generation;
+	/* the kernel expects the root's generation to be 0 */
+	e->generation = res->nodeid == DC_ROOT_ID ? 0 : res->generation;
 	if (res->nodeid) {
 		dc_attr_to_stat(&res->attr, &e->attr);
 		e->attr_timeout = rfs_tmo(&rfs.o.attr_timeout);

@@ -362,8 +362,11 @@ static void object_changed(uint64_t nodeid, bool data)
 	note(NOTE_INODE, nodeid, data ? 0 : -1, NULL);
 }
 
-/* The name @name in directory @dir was created, removed or moved. */
-static void dirent_changed(uint64_t dir, const char *name)
+/*
+ * The name @name in directory @dir was created, removed or moved; with
+ * @removed it was deleted (not moved away).
+ */
+static void dirent_changed(uint64_t dir, const char *name, bool removed)
 {
 	struct dc_result res;
 
@@ -373,8 +376,15 @@ static void dirent_changed(uint64_t dir, const char *name)
 	memset(&res, 0, sizeof(res));
 	/* a cached object that lost or gained a name: its link count and
 	 * ctime changed too */
-	if (!dcache_lookup(rfs.dc, dir, name, DC_CACHED, &res) && res.nodeid)
+	if (!dcache_lookup(rfs.dc, dir, name, DC_CACHED | DC_WANT_ATTR, &res) &&
+	    res.nodeid) {
+		/* its last name deleted: the object is gone and its inode
+		 * number free for reuse; a new object with that number must
+		 * not inherit this inode (dcache_forget_key) */
+		if (removed && (S_ISDIR(res.attr.mode) || res.attr.nlink <= 1))
+			dcache_forget_key(rfs.dc, res.attr.dev, res.attr.ino);
 		object_changed(res.nodeid, false);
+	}
 	dcache_inval_entry(rfs.dc, dir, name, DC_SRC_WATCH);
 	note(NOTE_ENTRY, dir, 0, name);
 	/* the directory's times, size and listing */
@@ -516,7 +526,7 @@ static void fan_event(const struct fanotify_event_metadata *m, const char *raw)
 			return;
 		id = resolve(dir.fsid, dir.h);
 		if (id)
-			dirent_changed(id, dir.name);
+			dirent_changed(id, dir.name, m->mask & FAN_DELETE);
 		else
 			STAT_INC(uncached);
 		return;
@@ -928,7 +938,8 @@ static void in_read(void)
 		if (ev->len && ev->name[0]) {
 			if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM |
 					IN_MOVED_TO)) {
-				dirent_changed(id, ev->name);
+				dirent_changed(id, ev->name,
+					       ev->mask & IN_DELETE);
 				if (ev->mask & (IN_CREATE | IN_MOVED_TO))
 					new_link(id, ev->name);
 			} else {
@@ -1225,4 +1236,14 @@ void rfs_queue_inval_attr(uint64_t nodeid)
 {
 	if (__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
 		note(NOTE_INODE, nodeid, -1, NULL);
+}
+
+void rfs_queue_inval_all(void)
+{
+	if (!__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&q_lock);
+	q_all = true;
+	pthread_cond_signal(&q_cond);
+	pthread_mutex_unlock(&q_lock);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_mutate.c - write-through mutations: dcache_instantiate,
- * dcache_remove, dcache_rename (plain, NOREPLACE, EXCHANGE, directories).
+ * dcache_remove, dcache_rename (plain, NOREPLACE, EXCHANGE, directories),
+ * dcache_forget_key.
  * Each test changes the membackend first (the backend operation), then
  * tells the dcache, as a request handler does.
  */
@@ -395,6 +396,64 @@ static void test_more_renames(void)
 	env_fini(&e);
 }
 
+/*
+ * A backing inode number reused at once for a new object of the same type
+ * (ext4 does it): after dcache_forget_key the new object is a new inode,
+ * with its own node id and symlink target; the old node id lives on.
+ */
+static void test_forget_key(void)
+{
+	struct dc_result res;
+	struct dc_attr a;
+	uint64_t old, fresh, same;
+	char buf[64];
+	ssize_t n;
+	struct env e;
+
+	env_init(&e);
+	if (!env_start(&e))
+		return;
+	must(mb_symlink(e.mb, "s", "old", &a));
+	memset(&res, 0, sizeof(res));
+	is(dcache_instantiate(e.dc, DC_ROOT_ID, "s", &a, "old", DC_WANT_KREF,
+			      &res),
+	   0, "instantiate symlink s -> old, kernel reference");
+	old = res.nodeid;
+	/* without forget_key the same key is the same inode (a hard link) */
+	memset(&res, 0, sizeof(res));
+	is(dcache_instantiate(e.dc, DC_ROOT_ID, "h", &a, NULL, 0, &res), 0,
+	   "instantiate h with the same key");
+	same = res.nodeid;
+	is(same, old, "same key: same node id");
+	/* a removal that fails: the key comes back */
+	is(dcache_forget_key(e.dc, a.dev, a.ino), old,
+	   "forget_key: the old id");
+	dcache_rekey(e.dc, old);
+	memset(&res, 0, sizeof(res));
+	is(dcache_instantiate(e.dc, DC_ROOT_ID, "h", &a, NULL, 0, &res), 0,
+	   "instantiate h again");
+	is(res.nodeid, old, "rekeyed: the same node id again");
+	is(dcache_forget_key(e.dc, a.dev, a.ino), old,
+	   "forget_key before removal");
+	is(dcache_remove(e.dc, DC_ROOT_ID, "s"), 0, "remove s");
+	is(dcache_remove(e.dc, DC_ROOT_ID, "h"), 0, "remove h");
+	is(dcache_forget_key(e.dc, a.dev, a.ino + 1000), 0, "no such key: 0");
+	/* a new symlink gets the same (dev, ino) */
+	memset(&res, 0, sizeof(res));
+	is(dcache_instantiate(e.dc, DC_ROOT_ID, "t", &a, "new", DC_WANT_KREF,
+			      &res),
+	   0, "instantiate t -> new with the reused key");
+	fresh = res.nodeid;
+	ok(fresh != old, "a new node id");
+	n = dcache_readlink(e.dc, fresh, DC_CACHED, buf, sizeof(buf));
+	ok(n == 3 && !memcmp(buf, "new", 3), "the new target");
+	n = dcache_readlink(e.dc, old, DC_CACHED, buf, sizeof(buf));
+	ok(n == 3 && !memcmp(buf, "old", 3), "the old id keeps the old target");
+	is(dcache_forget(e.dc, old, 1), 0, "forget the old id");
+	is(dcache_forget(e.dc, fresh, 1), 0, "forget the new id");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -404,6 +463,7 @@ int main(void)
 	test_rename_dir();
 	test_rename_flags();
 	test_more_renames();
+	test_forget_key();
 	dcache_thread_exit();
 	return tap_done();
 }
