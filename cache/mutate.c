@@ -407,6 +407,7 @@ void dcache_for_each_inode(struct dcache *dc,
 			   void *ctx)
 {
 	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
 	struct dc_inode *inode;
 	uint64_t *ids, cap, n = 0, i;
 
@@ -415,9 +416,13 @@ void dcache_for_each_inode(struct dcache *dc,
 	ids = malloc(cap * sizeof(*ids));
 	if (ids) {
 		rcu_read_lock();
-		cds_lfht_for_each_entry (dc->ids, &it, inode, i_idnode) {
+		/* not cds_lfht_for_each_entry: its container_of of the final
+		 * NULL node is undefined behaviour (UBSan) */
+		cds_lfht_for_each (dc->ids, &it, node) {
 			if (n == cap)
 				break;
+			inode = caa_container_of(node, struct dc_inode,
+						 i_idnode);
 			ids[n++] = inode->i_nodeid;
 		}
 		rcu_read_unlock();
