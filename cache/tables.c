@@ -18,9 +18,10 @@
  *    compares it with the target: above it (more than one object per
  *    bucket), or below 1/16 of it while the target is above the initial
  *    size, it moves the target to the least power of two >= 2x the count
- *    (never below the initial size) and posts dc->grow_sem.  That is a
- *    compare-and-swap and a sem_post (an atomic increment, a futex wake
- *    when the grower sleeps): safe from any context, inside RCU read
+ *    (never below the initial size; so a growing table quadruples at each
+ *    step and its chains average 1/4 to 1) and posts dc->grow_sem.  That
+ *    is a compare-and-swap and a sem_post (an atomic increment, a futex
+ *    wake when the grower sleeps): safe from any context, inside RCU read
  *    sections, under any lock, from call_rcu callbacks.  Nothing waits.
  *  - The grower thread, started by dcache_new for every cache and
  *    registered with RCU, waits on dc->grow_sem and calls cds_lfht_resize()
