@@ -39,6 +39,13 @@
  * per node whenever a deletion makes the count a power of two) would move
  * a table under a target that cannot see it, and adds and deletes skip
  * the split counters.
+ *
+ * Measured (callgrind, dcbench --callgrind-ops 200000 -n 100000): a
+ * 4-component fast-path hit went from 2780 to 1520 instructions
+ * (cds_lfht_lookup alone from 1418 to 223).  A standalone cds_lfht of
+ * 1.01M nodes with AUTO_RESIZE|ACCOUNTING answered lookups in 1312 ns, 584
+ * ns once resized to 2^21 buckets; that resize took about 1 s of the
+ * grower's time on this (loaded, 2-core) machine.
  */
 #include "dcache_i.h"
 
