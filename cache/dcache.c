@@ -134,23 +134,6 @@ void dc_attr_to_stat(const struct dc_attr *a, struct stat *st)
 	st->st_ctim.tv_nsec = a->ctime_nsec;
 }
 
-/*
- * Buckets for @entries objects: measured (tests/bench), cds_lfht's
- * automatic growth did not keep up with a million entries (chains of
- * hundreds, 1 us per lookup instead of 0.14 us), so a bounded cache starts
- * at its final size (a power of two >= max_entries, at most 2^22 buckets:
- * 32 MiB of bucket heads); automatic resizing stays on for the rest.
- */
-static struct cds_lfht *table_new(uint64_t entries)
-{
-	unsigned long size = 1024;
-
-	while (size < entries && size < (1ul << 22))
-		size <<= 1;
-	return cds_lfht_new(size, 1024, 0,
-			    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-}
-
 void dcache_set_ttls(struct dcache *dc, uint64_t entry_ns, uint64_t neg_ns,
 		     uint64_t attr_ns)
 {
@@ -215,11 +198,11 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	pthread_mutex_init(&dc->shrink_mutex, NULL);
 	pthread_cond_init(&dc->shrink_cond, NULL);
 	CDS_INIT_LIST_HEAD(&dc->lru);
-	err = -ENOMEM;
-	dc->dentries = table_new(dc->max_entries);
-	dc->inodes = table_new(dc->max_entries);
-	dc->ids = table_new(dc->max_entries);
-	if (!dc->dentries || !dc->inodes || !dc->ids)
+	err = dc_tables_new(dc);
+	if (err)
+		goto out_free;
+	err = dc_grower_start(dc);
+	if (err)
 		goto out_free;
 
 	err = i_get_or_create(dc, &cfg->root_attr, NULL, I_WRITE_THROUGH,
@@ -298,6 +281,8 @@ void dcache_free(struct dcache *dc)
 		return;
 	DC_ASSERT_NOT_RCU();
 	shrinker_stop(dc);
+	/* may finish a resize first; later requests are ignored */
+	dc_grower_stop(dc);
 	/* Callbacks queued by earlier kills touch dc: let them run first. */
 	rcu_barrier();
 	if (dc->root &&
@@ -313,12 +298,7 @@ void dcache_free(struct dcache *dc)
 	rcu_barrier();
 	if (leak)
 		return;
-	if (dc->dentries)
-		cds_lfht_destroy(dc->dentries, NULL);
-	if (dc->inodes)
-		cds_lfht_destroy(dc->inodes, NULL);
-	if (dc->ids)
-		cds_lfht_destroy(dc->ids, NULL);
+	dc_tables_destroy(dc);
 	pthread_mutex_destroy(&dc->rename_lock);
 	pthread_mutex_destroy(&dc->itable_lock);
 	pthread_mutex_destroy(&dc->lru_lock);

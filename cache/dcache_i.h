@@ -23,6 +23,12 @@
  *	so that a key has at most one live inode.
  * dc->lru_lock (pthread mutex)
  *	dc->lru list and every dentry's d_lru linkage.
+ * (no lock) hash-table sizes
+ *	dc->dentry_buckets and dc->inode_buckets are moved by compare-and-
+ *	swap from any context (dc_table_count), which then posts
+ *	dc->grow_sem (lock-free); only the grower thread calls
+ *	cds_lfht_resize, holding no lock, outside RCU (tables.c).  So no
+ *	request handler ever pays for a resize.
  *
  * ==== Lock order ====
  *
@@ -69,6 +75,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -276,6 +283,21 @@ struct dcache {
 	uint64_t nr_dentries, nr_negative, nr_inodes, nr_lru, bytes;
 	uint64_t pending_frees;
 
+	/*
+	 * Hash-table sizes (tables.c): the bucket count last asked for, of
+	 * dc->dentries (by nr_dentries) and of dc->inodes and dc->ids (by
+	 * nr_inodes).  Atomic; moved by dc_resize_request, applied by the
+	 * grower thread.
+	 */
+	uint64_t dentry_buckets, inode_buckets;
+	uint64_t table_floor; /* immutable: the initial size */
+	uint64_t nr_resizes;  /* atomic: cds_lfht_resize calls */
+	sem_t grow_sem;	      /* one post per target change */
+	bool grow_sem_ok;     /* immutable after dcache_new */
+	bool grow_stop;	      /* atomic: dcache_free has begun */
+	bool grower_started;
+	pthread_t grower;
+
 	/* shrinker thread */
 	bool shrinker_started;
 	bool shrinker_stop; /* shrink_mutex */
@@ -284,6 +306,28 @@ struct dcache {
 	pthread_mutex_t shrink_mutex;
 	pthread_cond_t shrink_cond;
 };
+
+/* ---- tables.c ---- */
+int dc_tables_new(struct dcache *dc);
+void dc_tables_destroy(struct dcache *dc);
+int dc_grower_start(struct dcache *dc);
+void dc_grower_stop(struct dcache *dc);
+void dc_resize_request(struct dcache *dc, uint64_t *target, uint64_t count);
+
+/*
+ * Add @delta to the gauge @g that sizes the tables of @target, and ask the
+ * grower for a resize when the count left the target's range (tables.c).
+ * Any context: RCU, locks, call_rcu callbacks.
+ */
+static inline void dc_table_count(struct dcache *dc, uint64_t *g,
+				  uint64_t *target, int64_t delta)
+{
+	uint64_t n = __atomic_add_fetch(g, (uint64_t)delta, __ATOMIC_RELAXED);
+	uint64_t t = load_relaxed(*target);
+
+	if (__builtin_expect(n > t || (n < t / 16 && t > dc->table_floor), 0))
+		dc_resize_request(dc, target, n);
+}
 
 /* ---- stats.c ---- */
 void dc_count(enum dc_counter c);

@@ -125,7 +125,7 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	/* a child holds a reference on its parent; the caller has one */
 	if (parent)
 		lockref_get(&parent->d_ref);
-	dc_gauge_add(&dc->nr_dentries, 1);
+	dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, 1);
 	dc_gauge_add(&dc->nr_negative, 1);
 	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*d) + sizeof(*n) + len + 1));
 	return d;
@@ -140,7 +140,7 @@ static void d_free_mem(struct dentry *d)
 		     -(int64_t)(sizeof(*d) + sizeof(*n) + n->len + 1));
 	/* a killed dentry left the counts at kill time */
 	if (!(d->d_flags & D_KILLED)) {
-		dc_gauge_add(&dc->nr_dentries, -1);
+		dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, -1);
 		if (!d->d_inode)
 			dc_gauge_add(&dc->nr_negative, -1);
 	}
@@ -472,7 +472,7 @@ static struct dentry *d_kill_owned(struct dentry *d)
 	} else {
 		dc_gauge_add(&dc->nr_negative, -1);
 	}
-	dc_gauge_add(&dc->nr_dentries, -1);
+	dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, -1);
 	cds_list_del_init(&d->d_child);
 	lockref_unlock(&d->d_ref);
 	lockref_unlock(&parent->d_ref);

@@ -260,7 +260,7 @@ static void i_free_mem(struct dc_inode *inode)
 	}
 	dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*inode));
 	if (!(inode->i_flags & I_KILLED))
-		dc_gauge_add(&dc->nr_inodes, -1);
+		dc_table_count(dc, &dc->nr_inodes, &dc->inode_buckets, -1);
 	free(inode);
 }
 
@@ -330,7 +330,7 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 		cds_lfht_add(dc->ids, mix64(inode->i_nodeid), &inode->i_idnode);
 		cds_lfht_add(dc->inodes, hash, &inode->i_keynode);
 		rcu_read_unlock();
-		dc_gauge_add(&dc->nr_inodes, 1);
+		dc_table_count(dc, &dc->nr_inodes, &dc->inode_buckets, 1);
 		dc_gauge_add(&dc->bytes, sizeof(*inode));
 		pthread_mutex_unlock(&dc->itable_lock);
 		if (link)
@@ -444,7 +444,7 @@ static void i_kill(struct dc_inode *inode)
 	rcu_read_unlock();
 	inode->i_flags |= I_UNKEYED | I_KILLED;
 	pthread_mutex_unlock(&dc->itable_lock);
-	dc_gauge_add(&dc->nr_inodes, -1);
+	dc_table_count(dc, &dc->nr_inodes, &dc->inode_buckets, -1);
 	/* release what the backend hung on it now, outside RCU */
 	if (dc->ops.release && inode->i_private)
 		dc->ops.release(dc->backend, inode, inode->i_private);

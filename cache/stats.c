@@ -114,4 +114,7 @@ void dcache_stats(struct dcache *dc, struct dcache_stats *st)
 	st->lru = load_relaxed(dc->nr_lru);
 	st->pending_frees = load_relaxed(dc->pending_frees);
 	st->bytes = load_relaxed(dc->bytes);
+	st->dentry_buckets = load_relaxed(dc->dentry_buckets);
+	st->inode_buckets = load_relaxed(dc->inode_buckets);
+	st->table_resizes = load_relaxed(dc->nr_resizes);
 }

@@ -1163,6 +1163,14 @@ int main(int argc, char **argv)
 	       "NUL); RSS growth %" PRIu64 " -> %.1f B/dentry\n",
 	       wi.st.bytes, wi.st.dentries, wi.st.inodes, m.stats_per_dentry,
 	       m.name_avg, wi.rss_after - wi.rss_before, m.rss_per_dentry);
+	{
+		struct dcache_stats st;
+
+		dcache_stats(b->dc, &st);
+		printf("tables: %" PRIu64 " dentry buckets, %" PRIu64
+		       " inode buckets, %" PRIu64 " resizes\n",
+		       st.dentry_buckets, st.inode_buckets, st.table_resizes);
+	}
 	fflush(stdout);
 
 	for (i = 0; i < maxthr; i++)

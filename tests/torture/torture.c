@@ -1645,11 +1645,11 @@ int main(int argc, char **argv)
 	printf("torture: %.1fs seed %" PRIu64 ": reads %" PRIu64
 	       " checks %" PRIu64 " updates %" PRIu64 " evictions %" PRIu64
 	       " eagain %" PRIu64 " estale %" PRIu64 " (kref %" PRIu64
-	       ") moving %" PRIu64 " barriers %" PRIu64
+	       ") moving %" PRIu64 " barriers %" PRIu64 " resizes %" PRIu64
 	       " stale=0 torn=0 mismatches=0\n",
 	       elapsed(), opt_seed, sum.reads, sum.checks, sum.updates,
 	       ds.evictions, sum.eagain, sum.estale, sum.estale_kref,
-	       sum.unsettled, ds.rcu_barriers);
+	       sum.unsettled, ds.rcu_barriers, ds.table_resizes);
 	dcache_free(dc);
 	mb_free(mb);
 	dcache_thread_exit();
