@@ -380,13 +380,24 @@ static void dirent_changed(uint64_t dir, const char *name)
 	object_changed(dir, true);
 }
 
-static uint64_t nodeid_of_key(uint64_t dev, uint64_t ino)
+/*
+ * The node id of the cached object with backing key (@dev, @ino), 0 if
+ * none.  @dir: only a directory will do.  A key decoded from a file handle
+ * ignores the handle's generation, so it may name a newer object that
+ * reused the inode number of the one the event is about (a directory
+ * removed, a file created): an entry event is about a directory, and
+ * sending the kernel an entry invalidation under a non-directory fails
+ * (ENOTDIR, which libfuse logs).  The extra invalidation of a newer
+ * object of the same type is harmless.
+ */
+static uint64_t nodeid_of_key(uint64_t dev, uint64_t ino, bool dir)
 {
 	struct dc_inode *inode = dcache_inode_find(rfs.dc, dev, ino);
 	uint64_t id = 0;
 
 	if (inode) {
-		id = dc_inode_nodeid(inode);
+		if (!dir || S_ISDIR(dc_inode_type(inode)))
+			id = dc_inode_nodeid(inode);
 		dc_inode_put(inode);
 	}
 	return id;
@@ -423,8 +434,9 @@ static bool handle_ino(const struct wfs *f, const struct file_handle *h,
 	return true;
 }
 
-/* The node id of the object a (fsid, handle) names, 0 if not cached. */
-static uint64_t resolve(const fsid_t *fsid, struct file_handle *h)
+/* The node id of the object a (fsid, handle) names, 0 if not cached (or,
+ * with @dir, not a directory). */
+static uint64_t resolve(const fsid_t *fsid, struct file_handle *h, bool dir)
 {
 	struct stat st;
 	struct wfs *f;
@@ -454,7 +466,7 @@ static uint64_t resolve(const fsid_t *fsid, struct file_handle *h)
 		close(fd);
 		ino = st.st_ino;
 	}
-	return nodeid_of_key(dev, ino);
+	return nodeid_of_key(dev, ino, dir);
 }
 
 struct fid_rec {
@@ -512,7 +524,7 @@ static void fan_event(const struct fanotify_event_metadata *m)
 	    (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) {
 		if (!dir.h || !dir.name)
 			return;
-		id = resolve(dir.fsid, dir.h);
+		id = resolve(dir.fsid, dir.h, true);
 		if (id)
 			dirent_changed(id, dir.name);
 		else
@@ -525,7 +537,7 @@ static void fan_event(const struct fanotify_event_metadata *m)
 		obj = dir;
 	if (!obj.h)
 		return;
-	id = resolve(obj.fsid, obj.h);
+	id = resolve(obj.fsid, obj.h, false);
 	if (!id) {
 		STAT_INC(uncached);
 		return;
@@ -880,7 +892,7 @@ static void new_link(uint64_t dir, const char *name)
 	backing_put_dir(ref);
 	if (r || S_ISDIR(st.st_mode) || st.st_nlink < 2)
 		return;
-	id = nodeid_of_key(st.st_dev, st.st_ino);
+	id = nodeid_of_key(st.st_dev, st.st_ino, false);
 	if (id)
 		object_changed(id, false);
 }
@@ -915,7 +927,7 @@ static void in_read(void)
 		pthread_mutex_unlock(&wfs_lock);
 		if (!w)
 			continue;
-		id = nodeid_of_key(dev, ino);
+		id = nodeid_of_key(dev, ino, true);
 		if (!id) {
 			STAT_INC(uncached);
 			continue;
