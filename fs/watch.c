@@ -1175,6 +1175,12 @@ close_fds:
 	}
 }
 
+bool watch_inotify(void)
+{
+	return __atomic_load_n(&watch_stats.method, __ATOMIC_RELAXED) ==
+	       RFS_WATCH_INOTIFY;
+}
+
 bool watch_active(void)
 {
 	return __atomic_load_n(&watch_stats.method, __ATOMIC_RELAXED) !=
