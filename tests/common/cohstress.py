@@ -35,6 +35,7 @@ After SECS the writers stop; the mount is compared with SOURCE
 Stdout (deterministic): the verdicts.  FIGURES: op counts, staleness
 figures, ESTALE counts, the first disagreements in detail.
 """
+import bisect
 import errno
 import json
 import os
@@ -435,17 +436,25 @@ def main(src, mnt, secs, seed, figures):
     bad = res["reader0"].get("bad", []) + res["reader1"].get("bad", [])
     nstale, worst, racy, examples = 0, 0.0, 0, []
     estale_racy = {}
+    ends = [c[1] for c in changes]  # sorted
+    longest = max([c[1] - c[0] for c in changes] or [0])
     for t0m, t1m, t2s, rel, ino, kind, vm, vs in bad:
         last = t_start
         excused = False
-        for c in changes:
-            if not touches(c, rel, ino):
-                continue
-            if c[0] <= t2s and c[1] >= t0m - WINDOW:
+        # changes that end in [t0m - WINDOW, ...) and start by t2s
+        i = bisect.bisect_left(ends, t0m - WINDOW)
+        j = bisect.bisect_right(ends, t2s + longest)
+        for c in changes[i:j]:
+            if c[0] <= t2s and touches(c, rel, ino):
                 excused = True
                 break
-            if c[1] < t0m:
-                last = max(last, c[1])
+        # else the last change touching it ended before t0m - WINDOW
+        for c in (changes[k] for k in range(i - 1, -1, -1)):
+            if excused:
+                break
+            if touches(c, rel, ino):
+                last = c[1]
+                break
         if excused:
             racy += 1
             if vm == "EESTALE":
