@@ -234,6 +234,36 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 	return 0;
 }
 
+void backing_watch_new(uint64_t nodeid, mode_t mode, struct dc_attr *attr)
+{
+	struct dc_inode *inode;
+	struct fdent *e, *ref;
+	struct dc_attr fresh;
+	bool added = false;
+	int fd;
+
+	if (!S_ISDIR(mode) || nodeid == DC_ROOT_ID || !watch_inotify())
+		return;
+	inode = dcache_inode_get(rfs.dc, nodeid);
+	if (!inode)
+		return;
+	e = dc_inode_private(inode);
+	if (!e || __atomic_load_n(&e->wd, __ATOMIC_RELAXED) == WD_NONE) {
+		/* opening its fd watches it (watch_once) */
+		if (!backing_get_dir(nodeid, &fd, &ref)) {
+			backing_put_dir(ref);
+			added = true;
+		}
+	}
+	dc_inode_put(inode);
+	if (!added)
+		return;
+	/* a change between the stat that cached them and the watch */
+	dcache_inval_inode(rfs.dc, nodeid, DC_INVAL_ATTR, DC_SRC_WATCH);
+	if (!dcache_getattr(rfs.dc, nodeid, 0, &fresh))
+		*attr = fresh;
+}
+
 void backing_put_dir(struct fdent *e)
 {
 	if (!e)

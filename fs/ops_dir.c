@@ -55,6 +55,7 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent, int dirfd,
 		rfs_reply_err(req, err);
 		return;
 	}
+	backing_watch_new(res.nodeid, attr.mode, &res.attr);
 	rfs_reply_entry(req, &res);
 }
 
@@ -487,6 +488,7 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
 		e->attr.st_mode = DTTOIF(de->d_type);
 		return 0;
 	}
+	backing_watch_new(res.nodeid, res.attr.mode, &res.attr);
 	rfs_fill_entry(e, &res);
 	return 0;
 }

@@ -129,6 +129,8 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
 	if (err == -ENOENT)
 		rfs_req_mark(RFS_REQ_NEG);
+	if (!err)
+		backing_watch_new(res.nodeid, res.attr.mode, &res.attr);
 	if (!err || (err == -ENOENT && rfs_tmo(&rfs.o.negative_timeout) > 0)) {
 		/* -ENOENT with a timeout: inode 0, cacheable by the kernel */
 		rfs_reply_entry(req, &res);

@@ -151,6 +151,8 @@ void rfs_watch_emit(struct rfs_emit *e);
 void watch_stop(void);
 /* True while changes in SOURCE are being watched. */
 bool watch_active(void);
+/* True while they are watched with inotify (one watch per directory). */
+bool watch_inotify(void);
 /*
  * inotify mode: watch the directory open at @fd whose key is (@dev, @ino)
  * (it entered the cache).  Returns a watch id for watch_dir_put, or -1
@@ -401,6 +403,17 @@ void backing_fini(void);
 struct fdent;
 int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref);
 void backing_put_dir(struct fdent *ref);
+
+/*
+ * inotify mode: node @nodeid (of type @mode) just got a kernel reference
+ * (LOOKUP, READDIRPLUS, MKDIR).  A directory is watched from now on, not
+ * only once its children are: a change inside it (an entry created or
+ * removed directly in SOURCE) changes its own mtime and link count, and
+ * only a watch on it reports that.  Then the cached attributes, read
+ * before the watch existed, are dropped and read again into @attr.
+ * Request handlers, outside RCU.
+ */
+void backing_watch_new(uint64_t nodeid, mode_t mode, struct dc_attr *attr);
 
 /*
  * Where node @nodeid lives: a borrowed fd of its parent directory and its

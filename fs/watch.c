@@ -391,13 +391,24 @@ static void dirent_changed(uint64_t dir, const char *name, bool removed)
 	object_changed(dir, true);
 }
 
-static uint64_t nodeid_of_key(uint64_t dev, uint64_t ino)
+/*
+ * The node id of the cached object with backing key (@dev, @ino), 0 if
+ * none.  @dir: only a directory will do.  A key decoded from a file handle
+ * ignores the handle's generation, so it may name a newer object that
+ * reused the inode number of the one the event is about (a directory
+ * removed, a file created): an entry event is about a directory, and
+ * sending the kernel an entry invalidation under a non-directory fails
+ * (ENOTDIR, which libfuse logs).  The extra invalidation of a newer
+ * object of the same type is harmless.
+ */
+static uint64_t nodeid_of_key(uint64_t dev, uint64_t ino, bool dir)
 {
 	struct dc_inode *inode = dcache_inode_find(rfs.dc, dev, ino);
 	uint64_t id = 0;
 
 	if (inode) {
-		id = dc_inode_nodeid(inode);
+		if (!dir || S_ISDIR(dc_inode_type(inode)))
+			id = dc_inode_nodeid(inode);
 		dc_inode_put(inode);
 	}
 	return id;
@@ -434,8 +445,9 @@ static bool handle_ino(const struct wfs *f, const struct file_handle *h,
 	return true;
 }
 
-/* The node id of the object a (fsid, handle) names, 0 if not cached. */
-static uint64_t resolve(const fsid_t *fsid, struct file_handle *h)
+/* The node id of the object a (fsid, handle) names, 0 if not cached (or,
+ * with @dir, not a directory). */
+static uint64_t resolve(const fsid_t *fsid, struct file_handle *h, bool dir)
 {
 	struct stat st;
 	struct wfs *f;
@@ -465,7 +477,7 @@ static uint64_t resolve(const fsid_t *fsid, struct file_handle *h)
 		close(fd);
 		ino = st.st_ino;
 	}
-	return nodeid_of_key(dev, ino);
+	return nodeid_of_key(dev, ino, dir);
 }
 
 struct fid_rec {
@@ -524,7 +536,7 @@ static void fan_event(const struct fanotify_event_metadata *m, const char *raw)
 	    (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) {
 		if (!dir.h || !dir.name)
 			return;
-		id = resolve(dir.fsid, dir.h);
+		id = resolve(dir.fsid, dir.h, true);
 		if (id)
 			dirent_changed(id, dir.name, m->mask & FAN_DELETE);
 		else
@@ -537,7 +549,7 @@ static void fan_event(const struct fanotify_event_metadata *m, const char *raw)
 		obj = dir;
 	if (!obj.h)
 		return;
-	id = resolve(obj.fsid, obj.h);
+	id = resolve(obj.fsid, obj.h, false);
 	if (!id) {
 		STAT_INC(uncached);
 		return;
@@ -895,7 +907,7 @@ static void new_link(uint64_t dir, const char *name)
 	backing_put_dir(ref);
 	if (r || S_ISDIR(st.st_mode) || st.st_nlink < 2)
 		return;
-	id = nodeid_of_key(st.st_dev, st.st_ino);
+	id = nodeid_of_key(st.st_dev, st.st_ino, false);
 	if (id)
 		object_changed(id, false);
 }
@@ -930,7 +942,7 @@ static void in_read(void)
 		pthread_mutex_unlock(&wfs_lock);
 		if (!w)
 			continue;
-		id = nodeid_of_key(dev, ino);
+		id = nodeid_of_key(dev, ino, true);
 		if (!id) {
 			STAT_INC(uncached);
 			continue;
@@ -1179,6 +1191,12 @@ close_fds:
 			free(w);
 		}
 	}
+}
+
+bool watch_inotify(void)
+{
+	return __atomic_load_n(&watch_stats.method, __ATOMIC_RELAXED) ==
+	       RFS_WATCH_INOTIFY;
 }
 
 bool watch_active(void)
