@@ -148,7 +148,7 @@ static struct iw *iw_tab[IW_BUCKETS]; /* wfs_lock */
 
 static int fan_fd = -1, in_fd = -1, stop_fd = -1;
 static pthread_t watcher_tid, notifier_tid;
-static bool started;
+static bool started;	  /* the main thread only: watch_start, watch_stop */
 static bool started_flag; /* atomic: the notifier runs (for handlers) */
 static bool degraded;	  /* wfs_lock */
 static bool stopping, pending_all; /* atomic: requests to the watcher */
