@@ -373,7 +373,8 @@ uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
  */
 void dcache_rekey(struct dcache *dc, uint64_t nodeid);
 
-/* Unhash every cached entry below the root (e.g. watch queue overflow). */
+/* Unhash every cached entry below the root (SOURCE lost; the watcher's
+ * overflow uses dcache_expire_all, which keeps directories reachable). */
 void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
 
 /* ---- shrinking -------------------------------------------------------------- */

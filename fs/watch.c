@@ -489,7 +489,7 @@ struct fid_rec {
 /* @m: the event's metadata (an aligned copy); @raw: the event itself. */
 static void fan_event(const struct fanotify_event_metadata *m, const char *raw)
 {
-	struct fid_rec dir = {0}, obj = {0}, odir = {0}, ndir = {0};
+	struct fid_rec dir = {0}, obj = {0};
 	const char *p = raw + m->metadata_len;
 	const char *end = raw + m->event_len;
 	uint64_t id;
@@ -503,35 +503,23 @@ static void fan_event(const struct fanotify_event_metadata *m, const char *raw)
 		if (ih->len < sizeof(*ih) || p + ih->len > end)
 			break;
 		p += ih->len;
+		/* FAN_RENAME is not asked for: moves come as MOVED_FROM
+		 * and MOVED_TO, each with its own DFID_NAME record */
 		if (ih->info_type != FAN_EVENT_INFO_TYPE_FID &&
 		    ih->info_type != FAN_EVENT_INFO_TYPE_DFID &&
-		    ih->info_type != FAN_EVENT_INFO_TYPE_DFID_NAME &&
-		    ih->info_type != FAN_EVENT_INFO_TYPE_OLD_DFID_NAME &&
-		    ih->info_type != FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+		    ih->info_type != FAN_EVENT_INFO_TYPE_DFID_NAME)
 			continue;
 		h = (struct file_handle *)fi->handle;
 		r.fsid = (fsid_t *)&fi->fsid;
 		r.h = h;
 		r.name = NULL;
-		if (ih->info_type != FAN_EVENT_INFO_TYPE_FID &&
-		    ih->info_type != FAN_EVENT_INFO_TYPE_DFID)
+		if (ih->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
 			r.name = (const char *)(h->f_handle + h->handle_bytes);
-		switch (ih->info_type) {
-		case FAN_EVENT_INFO_TYPE_FID:
+		if (ih->info_type == FAN_EVENT_INFO_TYPE_FID)
 			obj = r;
-			break;
-		case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME:
-			odir = r;
-			break;
-		case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
-			ndir = r;
-			break;
-		default:
+		else
 			dir = r;
-		}
 	}
-	(void)odir;
-	(void)ndir;
 	if (m->mask &
 	    (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)) {
 		if (!dir.h || !dir.name)
