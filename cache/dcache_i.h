@@ -325,7 +325,8 @@ static inline void dc_table_count(struct dcache *dc, uint64_t *g,
 	uint64_t n = __atomic_add_fetch(g, (uint64_t)delta, __ATOMIC_RELAXED);
 	uint64_t t = load_relaxed(*target);
 
-	if (__builtin_expect(n > t || (n < t / 16 && t > dc->table_floor), 0))
+	if (__builtin_expect(n > 2 * t || (n < t / 16 && t > dc->table_floor),
+			     0))
 		dc_resize_request(dc, target, n);
 }
 

@@ -12,14 +12,14 @@
  * cds_lfht_lookup).  So we resize the tables ourselves:
  *
  *  - Each table group has a target bucket count: dc->dentry_buckets for
- *    dc->dentries, dc->inode_buckets for dc->inodes and dc->ids.  It
- *    starts at the size the tables were created with.
+ *    dc->dentries, dc->inode_buckets for dc->inodes and dc->ids.  Every
+ *    cache, bounded or not, starts at DC_MIN_BUCKETS.
  *  - Whoever changes a gauge (nr_dentries, nr_inodes; dc_table_count)
- *    compares it with the target: above it (more than one object per
- *    bucket), or below 1/16 of it while the target is above the initial
- *    size, it moves the target to the least power of two >= 2x the count
- *    (never below the initial size; so a growing table quadruples at each
- *    step and its chains average 1/4 to 1) and posts dc->grow_sem.  That
+ *    compares it with the target: above twice it (chains averaging more
+ *    than two), or below 1/16 of it while the target is above the
+ *    minimum, it moves the target to the least power of two >= the count
+ *    (so a growing table quadruples at each step or more, and its chains
+ *    average 1/2 to 2) and posts dc->grow_sem.  That
  *    is a compare-and-swap and a sem_post (an atomic increment, a futex
  *    wake when the grower sleeps): safe from any context, inside RCU read
  *    sections, under any lock, from call_rcu callbacks.  Nothing waits.
@@ -46,6 +46,14 @@
  * 1.01M nodes with AUTO_RESIZE|ACCOUNTING answered lookups in 1312 ns, 584
  * ns once resized to 2^21 buckets; that resize took about 1 s of the
  * grower's time on this (loaded, 2-core) machine.
+ *
+ * Why no table starts at max_entries (as they did at first): a bucket
+ * costs 16 bytes whether used or not, and cds_lfht_new writes every one,
+ * so the daemon's default max_entries of 1,000,000 made three 2^20-bucket
+ * tables, 48 MiB resident before the first lookup (VmRSS 51.6 MB at
+ * mount), and lookups in them touched a random cache line and page each.
+ * Chains of up to two cost a lookup almost nothing: cds_lfht compares the
+ * stored hash before the key.
  */
 #include "dcache_i.h"
 
@@ -67,17 +75,11 @@ static struct cds_lfht *table_new(uint64_t size)
 	return cds_lfht_new(size, DC_MIN_BUCKETS, DC_MAX_BUCKETS, 0, NULL);
 }
 
-/*
- * A bounded cache starts at its final size (a power of two >= max_entries,
- * at most 2^22 buckets, 64 MiB per table) and never goes below it; an
- * unbounded one (max_entries 0) starts at 1024 buckets.
- */
+/* Every cache starts at DC_MIN_BUCKETS and never goes below it. */
 int dc_tables_new(struct dcache *dc)
 {
-	uint64_t size = pow2_at_least(dc->max_entries);
+	uint64_t size = DC_MIN_BUCKETS;
 
-	if (size > (1ul << 22))
-		size = 1ul << 22;
 	dc->table_floor = size;
 	dc->dentry_buckets = size;
 	dc->inode_buckets = size;
@@ -112,14 +114,13 @@ void dc_resize_request(struct dcache *dc, uint64_t *target, uint64_t count)
 
 	if (__atomic_load_n(&dc->grow_stop, __ATOMIC_RELAXED))
 		return;
-	want = count >= DC_MAX_BUCKETS / 2 ? DC_MAX_BUCKETS
-					   : pow2_at_least(2 * count);
+	want = pow2_at_least(count);
 	if (want < dc->table_floor)
 		want = dc->table_floor;
 	for (;;) {
 		/* still needed?  (another thread may have moved it) */
 		if (want == cur ||
-		    (want > cur ? count <= cur : count >= cur / 16))
+		    (want > cur ? count <= 2 * cur : count >= cur / 16))
 			return;
 		if (__atomic_compare_exchange_n(target, &cur, want, false,
 						__ATOMIC_RELAXED,
