@@ -197,6 +197,8 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	pthread_mutex_init(&dc->lru_lock, NULL);
 	pthread_mutex_init(&dc->shrink_mutex, NULL);
 	pthread_cond_init(&dc->shrink_cond, NULL);
+	dc_slab_init(&dc->dentry_slab, sizeof(struct dentry));
+	dc_slab_init(&dc->inode_slab, sizeof(struct dc_inode));
 	CDS_INIT_LIST_HEAD(&dc->lru);
 	err = dc_tables_new(dc);
 	if (err)
@@ -299,6 +301,8 @@ void dcache_free(struct dcache *dc)
 	if (leak)
 		return;
 	dc_tables_destroy(dc);
+	dc_slab_destroy(&dc->dentry_slab);
+	dc_slab_destroy(&dc->inode_slab);
 	pthread_mutex_destroy(&dc->rename_lock);
 	pthread_mutex_destroy(&dc->itable_lock);
 	pthread_mutex_destroy(&dc->lru_lock);

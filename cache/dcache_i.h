@@ -199,33 +199,39 @@ struct dc_link {
 
 struct dc_inode {
 	/* ---- read by RCU readers ---- */
-	struct cds_lfht_node i_keynode;	 /* dc->inodes; itable_lock */
-	struct cds_lfht_node i_idnode;	 /* dc->ids; itable_lock */
-	uint64_t i_dev, i_ino;		 /* immutable key */
-	uint64_t i_nodeid, i_generation; /* immutable */
-	uint32_t i_type;		 /* immutable: mode & S_IFMT */
-	uint32_t i_flags;		 /* I_*; itable_lock */
-	seqcount_t i_seq;		 /* writers hold i_lock */
-	uint64_t i_attr_valid_until;	 /* i_seq; 0 = invalid */
-	struct dc_attr i_attr;		 /* i_seq; relaxed word copies */
-	struct dc_link *__rcu i_link;	 /* i_seq + RCU; NULL = unknown */
-	uint64_t i_link_valid_until;	 /* i_seq */
+	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
+	struct cds_lfht_node i_idnode;	/* dc->ids; itable_lock */
+	uint64_t i_dev, i_ino;		/* immutable key */
+	uint64_t i_nodeid;		/* immutable; the generation is
+					    i_cache->generation */
+	uint32_t i_type;		/* immutable: mode & S_IFMT */
+	uint32_t i_flags;		/* I_*; itable_lock */
+	seqcount_t i_seq;		/* writers hold i_lock */
+	uint64_t i_attr_valid_until;	/* i_seq; 0 = invalid */
+	struct dc_attr i_attr;		/* i_seq; relaxed word copies */
+	struct dc_link *__rcu i_link;	/* i_seq + RCU; NULL = unknown */
+	uint64_t i_link_valid_until;	/* i_seq */
 	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
 	 * seen with (0 = unknown); valid while the cached attributes are
 	 * and carry that ctime (i_seq; cleared by i_inval ATTR) */
 	uint64_t i_noxattr_sec, i_noxattr_nsec1;
-	uint64_t i_attr_epoch;	       /* i_lock: dc->attr_epoch of the
-					      last write-through change */
 	struct dentry *__rcu i_dentry; /* directories: their dentry */
 	struct dcache *i_cache;	       /* immutable */
 
 	/* ---- written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
 	uint64_t i_nlookup;		/* atomic; kernel references */
+	uint64_t i_attr_epoch;		/* i_lock: dc->attr_epoch of the
+					   last write-through change */
 	void *i_private;		/* atomic, set once */
 	struct cds_list_head i_aliases; /* i_lock */
 	struct rcu_head i_rcu;
 };
+
+/* Memory per cached entry (issue 7): one line of reference words apart
+ * from what readers read; keep them from growing unnoticed. */
+_Static_assert(sizeof(struct dentry) == 3 * DC_CACHELINE, "dentry size");
+_Static_assert(sizeof(struct dc_inode) == 5 * DC_CACHELINE, "inode size");
 
 enum {
 	I_UNKEYED = 1u << 0, /* removed from dc->inodes (key reused) */
@@ -249,11 +255,22 @@ enum dc_counter {
 	C_NR
 };
 
+/* Fixed-size objects from 2 MiB chunks (slab.c). */
+struct dc_slab {
+	pthread_mutex_t lock;
+	size_t size;	 /* immutable: object size, a multiple of 64 */
+	void *free_list; /* lock: freed objects, linked by their 1st word */
+	char *next;	 /* lock: the unused rest of the newest chunk */
+	char *end;	 /* lock */
+	void *chunks;	 /* lock: every chunk, linked by its 1st word */
+};
+
 struct dcache {
 	/* read-mostly */
-	struct cds_lfht *dentries; /* (parent, name) -> dc_hnode */
-	struct cds_lfht *inodes;   /* (dev, ino) -> dc_inode */
-	struct cds_lfht *ids;	   /* nodeid -> dc_inode */
+	struct cds_lfht *dentries;		/* (parent, name) -> dc_hnode */
+	struct cds_lfht *inodes;		/* (dev, ino) -> dc_inode */
+	struct cds_lfht *ids;			/* nodeid -> dc_inode */
+	struct dc_slab dentry_slab, inode_slab; /* their own locks */
 	struct dentry *root;	   /* immutable; holds one reference */
 	struct dc_backend_ops ops; /* immutable copy */
 	void *backend;
@@ -436,6 +453,13 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		      const char *name, size_t len, const struct dc_attr *attr,
 		      const char *link, uint64_t since, unsigned flags,
 		      struct dc_result *res);
+
+/* ---- slab.c ---- */
+void dc_slab_init(struct dc_slab *s, size_t size);
+/* Where malloc may be called; NULL with errno ENOMEM. */
+void *dc_slab_alloc(struct dc_slab *s);
+void dc_slab_free(struct dc_slab *s, void *obj);
+void dc_slab_destroy(struct dc_slab *s);
 
 /* ---- lru.c ---- */
 void lru_add_locked(struct dentry *d);

@@ -101,12 +101,12 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	struct dentry *d;
 	struct dc_name *n;
 
-	d = aligned_alloc(DC_CACHELINE, sizeof(*d));
+	d = dc_slab_alloc(&dc->dentry_slab);
 	if (!d)
 		return NULL;
 	n = dc_name_new(name, len, hash);
 	if (!n) {
-		free(d);
+		dc_slab_free(&dc->dentry_slab, d);
 		return NULL;
 	}
 	memset(d, 0, sizeof(*d));
@@ -149,7 +149,7 @@ static void d_free_mem(struct dentry *d)
 		free(caa_container_of(d->d_hnode, struct dc_hnode_ext, hn));
 	}
 	free(n);
-	free(d);
+	dc_slab_free(&dc->dentry_slab, d);
 }
 
 /* Free a dentry that was never visible to anyone else (or at teardown). */

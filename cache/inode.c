@@ -228,7 +228,7 @@ static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
 {
 	struct dc_inode *inode;
 
-	inode = aligned_alloc(DC_CACHELINE, sizeof(*inode));
+	inode = dc_slab_alloc(&dc->inode_slab);
 	if (!inode)
 		return NULL;
 	memset(inode, 0, sizeof(*inode));
@@ -238,7 +238,6 @@ static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
 	inode->i_ino = attr->ino;
 	inode->i_type = (uint32_t)(attr->mode & S_IFMT);
 	inode->i_cache = dc;
-	inode->i_generation = dc->generation;
 	lockref_init(&inode->i_ref, 1);
 	CDS_INIT_LIST_HEAD(&inode->i_aliases);
 	i_store_attr(inode, attr);
@@ -261,7 +260,7 @@ static void i_free_mem(struct dc_inode *inode)
 	dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*inode));
 	if (!(inode->i_flags & I_KILLED))
 		dc_table_count(dc, &dc->nr_inodes, &dc->inode_buckets, -1);
-	free(inode);
+	dc_slab_free(&dc->inode_slab, inode);
 }
 
 static void i_free_rcu(struct rcu_head *head)
@@ -651,7 +650,7 @@ uint64_t dc_inode_nodeid(const struct dc_inode *inode)
 
 uint64_t dc_inode_generation(const struct dc_inode *inode)
 {
-	return inode->i_generation;
+	return inode->i_cache->generation;
 }
 
 void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino)

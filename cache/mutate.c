@@ -78,7 +78,7 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 			unsigned flags, struct dc_result *res)
 {
 	res->nodeid = inode->i_nodeid;
-	res->generation = inode->i_generation;
+	res->generation = inode->i_cache->generation;
 	res->attr = *attr;
 	res->link_len = 0;
 	res->dentry = NULL;
