@@ -104,6 +104,17 @@ static void usage(FILE *f)
 		   "coherence=exclusive)\n"
 		   "    -o nowriteback         no writeback cache, also with "
 		   "coherence=exclusive\n"
+		   "    -o no_opendir          the kernel opens directories "
+		   "without asking\n"
+		   "                           (watch and exclusive modes): "
+		   "faster listings;\n"
+		   "                           see rcufs(8) for what changes\n"
+		   "    -o exact_xattr_errors  a missing security.selinux is "
+		   "ENODATA, as on\n"
+		   "                           SOURCE (default on a host "
+		   "without SELinux:\n"
+		   "                           EOPNOTSUPP for objects with no "
+		   "xattrs at all)\n"
 		   "\n"
 		   "statistics:\n"
 		   "    rcufs stats MOUNTPOINT [--json]\n"
@@ -278,6 +289,12 @@ static void parse_opt(char *o)
 		NO_VALUE();
 		rfs.o.writeback = false;
 		rfs.o.writeback_set = true;
+	} else if (IS("no_opendir")) {
+		NO_VALUE();
+		rfs.o.no_opendir = true;
+	} else if (IS("exact_xattr_errors")) {
+		NO_VALUE();
+		rfs.o.exact_xattr_errors = true;
 	} else if (IS("default_permissions")) {
 		NO_VALUE();
 		rfs.o.default_permissions = true;
@@ -606,6 +623,9 @@ int main(int argc, char **argv)
 	check_fd_limit();
 	apply_coherence();
 	open_root();
+	/* selinuxfs is mounted where SELinux is active (ops_xattr.c) */
+	rfs.selinux_unsupported = !rfs.o.exact_xattr_errors &&
+				  access("/sys/fs/selinux/enforce", F_OK) != 0;
 	if (!rfs_creds_init())
 		/* one line, before daemonizing: what a user daemon cannot do */
 		fprintf(stderr,

@@ -311,7 +311,11 @@ struct rfs_linux_dirent64 {
 	char d_name[];
 };
 
-/* An open directory (fi->fh). */
+/*
+ * An open directory (fi->fh); or, when the kernel opens directories
+ * without OPENDIR (rfs.no_opendir, fi->fh 0), one READDIR's own on its
+ * stack, opened for that request alone.
+ */
 struct rfs_dir {
 	pthread_mutex_t lock; /* the fields below; held across getdents */
 	int fd;
@@ -326,27 +330,38 @@ static struct rfs_dir *dir_of(const struct fuse_file_info *fi)
 	return (struct rfs_dir *)(uintptr_t)fi->fh;
 }
 
-void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* A new open file of directory @ino (its own position), or -errno. */
+static int dir_open(fuse_ino_t ino)
 {
-	struct rfs_dir *d;
 	struct fdent *ref;
 	int dirfd, fd, err;
 
+	err = backing_get_dir(ino, &dirfd, &ref);
+	if (err)
+		return err;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = fd < 0 ? -errno : fd;
+	backing_put_dir(ref);
+	return err;
+}
+
+void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_dir *d;
+	int fd, err;
+
 	rfs_thread_enter();
-	if (rfs_caller_is_other(req)) {
+	if (rfs.no_opendir) {
+		/* the first one: from now on the kernel opens them itself */
+		rfs_reply_err(req, -ENOSYS);
+		return;
+	}
+	if (rfs_caller_is_other(req))
 		/* as the caller: read permission (no_default_permissions) */
 		fd = backing_open_as(ino, O_RDONLY | O_DIRECTORY, req);
-		err = fd < 0 ? fd : 0;
-	} else {
-		err = backing_get_dir(ino, &dirfd, &ref);
-		if (err) {
-			rfs_reply_err(req, err);
-			return;
-		}
-		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		err = fd < 0 ? -errno : 0;
-		backing_put_dir(ref);
-	}
+	else
+		fd = dir_open(ino);
+	err = fd < 0 ? fd : 0;
 	if (err) {
 		rfs_reply_err(req, err);
 		return;
@@ -406,12 +421,18 @@ void rfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi)
 {
 	struct rfs_dir *d = dir_of(fi);
-	int r;
+	int fd, r;
 
-	(void)ino;
 	rfs_thread_enter();
-	r = datasync ? fdatasync(d->fd) : fsync(d->fd);
+	fd = d ? d->fd : dir_open(ino);
+	if (fd < 0) {
+		rfs_reply_err(req, fd);
+		return;
+	}
+	r = datasync ? fdatasync(fd) : fsync(fd);
 	rfs_reply_err(req, r < 0 ? -errno : 0);
+	if (!d)
+		close(fd);
 }
 
 /*
@@ -494,9 +515,8 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, bool plus)
+		       struct rfs_dir *d, bool plus)
 {
-	struct rfs_dir *d = dir_of(fi);
 	struct rfs_linux_dirent64 *de = NULL;
 	struct fuse_entry_param e;
 	uint64_t *refs = NULL;
@@ -505,7 +525,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *out;
 	int err;
 
-	rfs_thread_enter();
 	searchable = !plus || rfs_may_search(req, ino) == 0;
 	out = malloc(size ? size : 1);
 	if (plus) {
@@ -583,14 +602,49 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(out);
 }
 
+/*
+ * READDIR and READDIRPLUS.  Without a handle (rfs.no_opendir) the listing
+ * is read from a new open file positioned at @off: the kernel, which keeps
+ * what it gets, asks for a directory once, in order, until an empty
+ * answer; each request costs an openat and, past the start, an lseek.
+ */
+static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi, bool plus)
+{
+	struct rfs_dir once; /* not zeroed: 32 KiB of buffer */
+
+	rfs_thread_enter();
+	if (fi->fh) {
+		do_readdir(req, ino, size, off, dir_of(fi), plus);
+		return;
+	}
+	once.fd = dir_open(ino);
+	if (once.fd == -ENOENT || once.fd == -ESTALE) {
+		/* removed while the kernel holds it open: empty, as on SOURCE */
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (once.fd < 0) {
+		rfs_reply_err(req, once.fd);
+		return;
+	}
+	pthread_mutex_init(&once.lock, NULL); /* cannot fail (no attributes) */
+	once.pos = 0;
+	once.len = 0;
+	once.cur = 0;
+	do_readdir(req, ino, size, off, &once, plus);
+	pthread_mutex_destroy(&once.lock);
+	close(once.fd);
+}
+
 void rfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	readdir_any(req, ino, size, off, fi, false);
 }
 
 void rfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
+	readdir_any(req, ino, size, off, fi, true);
 }

@@ -65,6 +65,8 @@ struct rcufs_opts {
 	bool cache_off;	      /* cache=off: every request reaches SOURCE */
 	bool writeback;	      /* kernel writeback cache (exclusive use) */
 	bool default_permissions;
+	bool exact_xattr_errors; /* never EOPNOTSUPP for security.selinux */
+	bool no_opendir;	 /* ask the kernel not to send OPENDIR */
 	bool ro;
 	bool foreground, debug, singlethread;
 	bool allow_other, auto_unmount;
@@ -80,6 +82,13 @@ struct rcufs {
 	struct fuse_session *se;
 	pid_t pid;
 	uint64_t start_ns; /* CLOCK_MONOTONIC at mount, for the uptime */
+	/* OPENDIR is answered ENOSYS, so the kernel opens directories without
+	 * asking and keeps their listings (set by rfs_init, before any other
+	 * request; read-only after) */
+	bool no_opendir;
+	/* a missing security.selinux is answered EOPNOTSUPP (ops_xattr.c;
+	 * set at start-up, read-only after) */
+	bool selinux_unsupported;
 };
 
 extern struct rcufs rfs;
