@@ -40,6 +40,7 @@ struct fdent {
 	unsigned refs;		  /* fdc_lock; borrowers */
 	struct cds_list_head lru; /* fdc_lock; on fdc_lru while fd >= 0 */
 	int wd; /* atomic: inotify watch (fs/watch.c); WD_NONE: not tried */
+	bool pinned; /* fdc_lock: never evicted (backing_pin_dir) */
 };
 
 #define WD_NONE (-2)
@@ -141,7 +142,7 @@ static void evict_locked(int *victims, unsigned *nv, unsigned cap)
 	for (; pos != &fdc_lru && fdc_open > fdc_max && *nv < cap; pos = prev) {
 		prev = pos->prev;
 		e = cds_list_entry(pos, struct fdent, lru);
-		if (e->refs)
+		if (e->refs || e->pinned)
 			continue;
 		victims[(*nv)++] = e->fd;
 		e->fd = -1;
@@ -272,6 +273,41 @@ void backing_put_dir(struct fdent *e)
 	e->refs--;
 	pthread_mutex_unlock(&fdc_lock);
 	dc_inode_put(e->inode);
+}
+
+void backing_pin_dir(uint64_t nodeid)
+{
+	struct fdent *ref;
+	int fd;
+
+	if (backing_get_dir(nodeid, &fd, &ref) || !ref)
+		return;
+	pthread_mutex_lock(&fdc_lock);
+	ref->pinned = true;
+	pthread_mutex_unlock(&fdc_lock);
+	backing_put_dir(ref);
+}
+
+int backing_dir_dup(uint64_t nodeid)
+{
+	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
+	struct fdent *e;
+	int fd = -ESTALE;
+
+	if (!inode)
+		return -ESTALE;
+	e = dc_inode_private(inode);
+	if (e) {
+		pthread_mutex_lock(&fdc_lock);
+		if (e->fd >= 0) {
+			fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0)
+				fd = -errno;
+		}
+		pthread_mutex_unlock(&fdc_lock);
+	}
+	dc_inode_put(inode);
+	return fd;
 }
 
 /* The dcache frees a directory inode: drop its fd.  No borrowers exist. */

@@ -106,9 +106,11 @@ static void usage(FILE *f)
 		   "coherence=exclusive\n"
 		   "    -o no_opendir          the kernel opens directories "
 		   "without asking\n"
-		   "                           (watch and exclusive modes): "
-		   "faster listings;\n"
-		   "                           see rcufs(8) for what changes\n"
+		   "                           (default where possible: "
+		   "watch and exclusive\n"
+		   "                           modes; see rcufs(8))\n"
+		   "    -o opendir             every opendir reaches the "
+		   "daemon\n"
 		   "    -o exact_xattr_errors  a missing security.selinux is "
 		   "ENODATA, as on\n"
 		   "                           SOURCE (default on a host "
@@ -292,6 +294,9 @@ static void parse_opt(char *o)
 	} else if (IS("no_opendir")) {
 		NO_VALUE();
 		rfs.o.no_opendir = true;
+	} else if (IS("opendir")) {
+		NO_VALUE();
+		rfs.o.no_opendir = false;
 	} else if (IS("exact_xattr_errors")) {
 		NO_VALUE();
 		rfs.o.exact_xattr_errors = true;
@@ -618,6 +623,7 @@ int main(int argc, char **argv)
 	rfs.o.max_fds = 0; /* set by check_fd_limit() */
 	rfs.o.threads = 10;
 	rfs.o.default_permissions = true;
+	rfs.o.no_opendir = true;
 	parse_args(argc, argv);
 	check_paths();
 	check_fd_limit();

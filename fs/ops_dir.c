@@ -204,6 +204,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int flags)
 {
 	struct rfs_saved saved;
+	struct dc_result res;
 	struct fdent *ref;
 	struct stat st;
 	uint64_t unkeyed = 0;
@@ -218,6 +219,10 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* before the removal frees the inode number: see last_name() */
 	if (last_name(dirfd, name, &st))
 		unkeyed = dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
+	/* no OPENDIR: nothing else keeps a directory open once removed */
+	if (rfs.no_opendir && (flags & AT_REMOVEDIR) &&
+	    !dcache_lookup(rfs.dc, parent, name, DC_CACHED, &res) && res.nodeid)
+		backing_pin_dir(res.nodeid);
 	/* as the caller: write permission, sticky directories */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -620,7 +625,9 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	once.fd = dir_open(ino);
 	if (once.fd == -ENOENT || once.fd == -ESTALE) {
-		/* removed while the kernel holds it open: empty, as on SOURCE */
+		/* removed while the kernel holds it open, and not kept by
+		 * rmdir (backing_pin_dir): removed in SOURCE directly.
+		 * Empty, as SOURCE would list it through an open fd. */
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}

@@ -61,7 +61,8 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 		rfs_creds_set_caller_umask(true);
 	}
 	/*
-	 * -o no_opendir: an ENOSYS answer to the first OPENDIR makes the kernel open
+	 * No OPENDIR (-o no_opendir, the default): an ENOSYS answer to the
+	 * first OPENDIR makes the kernel open
 	 * directories itself, with FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, and
 	 * send no RELEASEDIR: two round trips less per directory listed
 	 * (OPENDIR 65 us and RELEASEDIR 25 us median, warm find of the bench
@@ -73,11 +74,11 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * later, listings stay correct to the attribute timeout: with
 	 * AUTO_INVAL_DATA (on by default) the kernel refreshes an expired
 	 * directory's attributes when a listing starts, and drops its cached
-	 * listing when the mtime changed.  Opt-in: without a handle, a
-	 * directory removed while open lists as empty (as on SOURCE) but
-	 * fstat on it fails with ESTALE (tests/generic/013 expects nlink 0),
-	 * and the full coherence stress (tests/generic/106) failed once in
-	 * one run under load, which was not explained in time.
+	 * listing when the mtime changed.  A directory removed through the
+	 * mount while open stays open: rmdir keeps its fd (backing_pin_dir)
+	 * for fstat and listings; for one removed directly in SOURCE fstat
+	 * (and so opendir(3)) fails with ESTALE.  -o opendir turns this
+	 * off.
 	 */
 	if (rfs.o.no_opendir && rfs.o.default_permissions && !rfs.o.cache_off &&
 	    (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
@@ -204,9 +205,12 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rfs_thread_enter();
 	err = getattr_any(ino, 0, &a);
 	if (err == -ESTALE) {
-		/* unlinked but open: an open file still answers */
+		/* unlinked but open: an open file still answers, and so does
+		 * a directory kept by rmdir (backing_pin_dir) */
 		int fd = fi ? (int)fi->fh : rfs_file_dup(ino), r;
 
+		if (fd == -ESTALE)
+			fd = backing_dir_dup(ino);
 		if (fd < 0) {
 			rfs_reply_err(req, fd);
 			return;

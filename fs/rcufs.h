@@ -412,6 +412,15 @@ void backing_fini(void);
 struct fdent;
 int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref);
 void backing_put_dir(struct fdent *ref);
+/*
+ * -o no_opendir: directory @nodeid is about to be removed through the
+ * mount.  Its fd is opened if need be and kept (never evicted) until the
+ * dcache frees the inode, so that a process that holds it open can still
+ * fstat and list it (backing_dir_dup).  Best effort: nothing on failure.
+ */
+void backing_pin_dir(uint64_t nodeid);
+/* A new fd of directory @nodeid's kept fd (no path walk), or -ESTALE. */
+int backing_dir_dup(uint64_t nodeid);
 
 /*
  * inotify mode: node @nodeid (of type @mode) just got a kernel reference
