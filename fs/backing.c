@@ -299,7 +299,9 @@ int backing_dir_dup(uint64_t nodeid)
 	e = dc_inode_private(inode);
 	if (e) {
 		pthread_mutex_lock(&fdc_lock);
-		if (e->fd >= 0) {
+		/* pinned only: any other cached fd may be of a directory
+		 * removed in SOURCE, which must answer ESTALE at once */
+		if (e->fd >= 0 && e->pinned) {
 			fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0)
 				fd = -errno;

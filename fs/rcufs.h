@@ -419,7 +419,9 @@ void backing_put_dir(struct fdent *ref);
  * fstat and list it (backing_dir_dup).  Best effort: nothing on failure.
  */
 void backing_pin_dir(uint64_t nodeid);
-/* A new fd of directory @nodeid's kept fd (no path walk), or -ESTALE. */
+/* A new fd of directory @nodeid's fd kept by backing_pin_dir, or -ESTALE
+ * (also when its fd is cached but not pinned: a directory removed in
+ * SOURCE must not look alive). */
 int backing_dir_dup(uint64_t nodeid);
 
 /*
