@@ -8,7 +8,15 @@
  * files would go to a deleted directory or to a detached filesystem, and
  * be lost at unmount.  A watcher thread looks once a second whether the
  * root directory's link count fell to 0 (removed) or whether the mount
- * that root_fd is on left /proc/self/mountinfo (unmounted).  The first
+ * that root_fd is on left /proc/self/mountinfo (unmounted).
+ *
+ * Only a change that was observed counts.  In a chroot whose root is not
+ * a mount point (schroot, pbuilder, debootstrap build roots, some CI
+ * runners) mountinfo lists only the mounts below the chroot's root, so
+ * the mount SOURCE is on may never be listed at all: its absence there
+ * says nothing.  The mount check is therefore armed only when SOURCE's
+ * mount is listed at start-up, and fires only when it then disappears;
+ * otherwise only the link count can declare SOURCE lost.  The first
  * time either happens it logs one warning, sets `lost`, and drops the
  * whole dcache; from then on every request that reaches SOURCE by name
  * (everything but I/O on files already open) fails with ENODEV, and
@@ -31,7 +39,10 @@
 #include <time.h>
 
 static atomic_bool lost;
-static long root_mnt_id = -1; /* written before the thread starts */
+/* The mount id of SOURCE's mount when /proc/self/mountinfo listed it at
+ * start-up, else -1 (the mount check is then off).  Written before the
+ * thread starts, read only by it. */
+static long root_mnt_id = -1;
 
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
@@ -62,8 +73,9 @@ static long fd_mnt_id(int fd)
 	return id;
 }
 
-/* Is mount @id in our mount namespace?  true when we cannot tell. */
-static bool mount_listed(long id)
+/* Is mount @id listed in /proc/self/mountinfo?  @unknown when we cannot
+ * tell (no /proc). */
+static bool mount_listed(long id, bool unknown)
 {
 	char line[4096];
 	bool found = false;
@@ -71,7 +83,7 @@ static bool mount_listed(long id)
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
 	if (!f)
-		return true;
+		return unknown;
 	while (!found && fgets(line, sizeof(line), f)) {
 		/* long lines: only those starting after a newline count */
 		if (sscanf(line, "%ld ", &mid) == 1 && mid == id)
@@ -90,7 +102,7 @@ static const char *why_lost(void)
 
 	if (fstat(rfs.root_fd, &st) == 0 && st.st_nlink == 0)
 		return "was removed";
-	if (root_mnt_id >= 0 && !mount_listed(root_mnt_id))
+	if (root_mnt_id >= 0 && !mount_listed(root_mnt_id, true))
 		return "is no longer mounted (its filesystem was unmounted)";
 	return NULL;
 }
@@ -132,9 +144,11 @@ static void *watch(void *arg)
 
 int rfs_source_watch_start(void)
 {
+	long id = fd_mnt_id(rfs.root_fd);
 	int err;
 
-	root_mnt_id = fd_mnt_id(rfs.root_fd);
+	/* armed only on evidence we can watch change: see the top */
+	root_mnt_id = id >= 0 && mount_listed(id, false) ? id : -1;
 	err = pthread_create(&wd_thread, NULL, watch, NULL);
 	if (err)
 		return -err;
