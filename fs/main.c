@@ -8,6 +8,7 @@
 #include "rcufs.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -708,6 +709,10 @@ int main(int argc, char **argv)
 		ret = fuse_session_loop_mt(rfs.se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
+	/* the loop returns the number of the signal that stopped it: being
+	 * asked to stop (kill, systemd, Ctrl-C) is a clean exit */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		ret = 0;
 out_unmount:
 	if (stats)
 		rfs_stats_stop();
