@@ -53,6 +53,27 @@ bool dcache_in_read_section(void)
 	return rcu_read_ongoing();
 }
 
+#ifdef DCACHE_DEBUG
+/*
+ * Does the calling thread hold @m?  glibc records the owner's thread id in
+ * every mutex it locks (all kinds); elsewhere, settle for "someone holds
+ * it".  cache_debug builds only (DC_ASSERT_MUTEX).
+ */
+bool dc_mutex_held(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) ==
+	       (int)gettid();
+#else
+	if (pthread_mutex_trylock(m) == 0) {
+		pthread_mutex_unlock(m);
+		return false;
+	}
+	return true;
+#endif
+}
+#endif
+
 /* The vDSO answers CLOCK_MONOTONIC without a syscall. */
 uint64_t dc_now(void)
 {

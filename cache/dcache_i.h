@@ -11,7 +11,8 @@
  * dentry->d_ref's lock ("d_lock", the futex half of the lockref)
  *	the dentry's count (frozen while held), d_flags changes that decide
  *	lifetime (D_ON_LRU, D_REFERENCED), d_seq write sections of the
- *	dentry, d_inode changes, the dentry's d_subdirs list, and hash-table
+ *	dentry, d_inode changes (with the inode's i_lock too, below), the
+ *	dentry's d_subdirs list, and hash-table
  *	membership of its CHILDREN: every cds_lfht_add_unique/cds_lfht_del
  *	of a child happens with the parent's d_lock held, so under a
  *	parent's lock the set of its hashed children is stable.
@@ -38,11 +39,22 @@
  *	      parent d_lock        (ancestor before descendant;
  *	        child d_lock        unrelated dentries in address order,
  *	          dc->lru_lock      only under rename_lock)
+ *	          dc->shrink_mutex (innermost: a final put kicks the
+ *	                            shrinker under the dentry's d_lock,
+ *	                            lru.c; the shrinker holds it only to
+ *	                            sleep on shrink_cond, taking nothing
+ *	                            else under it)
  *
- * So a dentry's alias-list membership is changed with no d_lock held:
- * d_set_inode() publishes d_inode under d_lock, then adds the alias under
- * i_lock after dropping d_lock (the caller holds a dentry reference across
- * both, so the dentry cannot be killed in between).
+ * A dentry turns positive or negative in one step, under its inode's
+ * i_lock and then its own d_lock: d_set_inode_if_negative() publishes
+ * d_inode and adds the alias together, d_make_negative() clears d_inode
+ * and removes the alias together (as the kernel's d_instantiate and
+ * dentry_unlink_inode).  So a positive dentry is always on its inode's
+ * alias list, and the inode reference a dentry holds is only put after
+ * it left the list.  A dentry's alias-list membership is never changed
+ * with only its d_lock held.  A dentry being killed (dead: nothing can
+ * make it positive again) clears d_inode under its d_lock and leaves the
+ * alias list under i_lock afterwards.
  * A dentry being killed gives up its own d_lock before it takes its
  * parent's (it is dead by then, so nothing can change it).  No lock in
  * this list is ever held across synchronize_rcu(), rcu_barrier() or a hash
@@ -135,6 +147,18 @@ void __tsan_release(void *addr);
 /* Puts, locks and frees must not run inside an RCU read section. */
 #define DC_ASSERT_NOT_RCU() DC_ASSERT(!rcu_read_ongoing())
 #define DC_ASSERT_RCU() DC_ASSERT(rcu_read_ongoing())
+/*
+ * The calling thread holds lockref @lr's lock / pthread mutex @m (the
+ * *_locked functions assert what they are documented to be called under).
+ * cache_debug builds only: lockref_held() looks in the thread's list of
+ * held lockrefs (lockref.c), dc_mutex_held() at the mutex's owner
+ * (dcache.c).  Without cache_debug neither is evaluated.
+ */
+#define DC_ASSERT_LOCKED(lr) DC_ASSERT(lockref_held(lr))
+#define DC_ASSERT_MUTEX(m) DC_ASSERT(dc_mutex_held(m))
+#ifdef DCACHE_DEBUG
+bool dc_mutex_held(pthread_mutex_t *m);
+#endif
 
 /* An immutable name: freed after a grace period once replaced. */
 struct dc_name {
@@ -435,7 +459,9 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 		uint64_t *now);
 void i_put_many(struct dc_inode *inode, int32_t n);
-struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d);
+struct dentry *i_dir_alias_get_locked(struct dc_inode *inode, struct dentry *d);
+void i_add_alias_locked(struct dc_inode *inode, struct dentry *d);
+void i_del_alias_locked(struct dc_inode *inode, struct dentry *d);
 void i_del_alias(struct dc_inode *inode, struct dentry *d);
 void i_free_all(struct dcache *dc);
 

@@ -481,37 +481,60 @@ void dc_inode_put(struct dc_inode *inode)
 }
 
 /*
- * Returns, referenced, the directory dentry @d replaces as the one name of
- * a directory (NULL if none): a directory has one dentry, as in the
- * kernel, and the caller invalidates the old one.
+ * Caller holds @inode's i_lock and is about to make @d one of its names
+ * (i_add_alias_locked).  A directory has one dentry, as in the kernel:
+ * returns, referenced, the hashed dentry @d will displace (the caller
+ * invalidates it), or NULL.  Only a hashed dentry (or the root, never
+ * hashed) can be the directory's name: a private (unhashed) one must not
+ * displace it.  Takes the displaced dentry's d_lock (i_lock -> d_lock is
+ * the documented order), so the caller must hold no d_lock.
  */
-struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d)
+struct dentry *i_dir_alias_get_locked(struct dc_inode *inode, struct dentry *d)
 {
-	struct dentry *old = NULL;
+	struct dentry *old;
 
-	lockref_lock(&inode->i_ref);
-	cds_list_add(&d->d_alias, &inode->i_aliases);
-	/* only a hashed dentry (or the root, never hashed) can be the
-	 * directory's name: a private (unhashed) one must not displace it */
-	if (inode->i_type == S_IFDIR &&
+	DC_ASSERT_LOCKED(&inode->i_ref);
+	if (inode->i_type != S_IFDIR ||
 	    (__atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) &
-	     (D_UNHASHED | D_ROOT)) != D_UNHASHED) {
-		old = rcu_load(inode->i_dentry);
-		/* i_lock -> d_lock is the documented order */
-		if (old && (old == d || !lockref_get_not_dead(&old->d_ref)))
-			old = NULL;
-		rcu_store(inode->i_dentry, d);
-	}
-	lockref_unlock(&inode->i_ref);
+	     (D_UNHASHED | D_ROOT)) == D_UNHASHED)
+		return NULL;
+	old = rcu_load(inode->i_dentry);
+	if (old && (old == d || !lockref_get_not_dead(&old->d_ref)))
+		old = NULL;
 	return old;
 }
 
-void i_del_alias(struct dc_inode *inode, struct dentry *d)
+/*
+ * Caller holds @inode's i_lock and @d's d_lock and has just published
+ * @inode in d_inode: @d joins the alias list and, if a directory's name,
+ * becomes i_dentry.  Never blocks.
+ */
+void i_add_alias_locked(struct dc_inode *inode, struct dentry *d)
 {
-	lockref_lock(&inode->i_ref);
+	DC_ASSERT_LOCKED(&inode->i_ref);
+	DC_ASSERT_LOCKED(&d->d_ref);
+	cds_list_add(&d->d_alias, &inode->i_aliases);
+	if (inode->i_type == S_IFDIR &&
+	    (__atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) &
+	     (D_UNHASHED | D_ROOT)) != D_UNHASHED)
+		rcu_store(inode->i_dentry, d);
+}
+
+/* Caller holds @inode's i_lock: @d leaves the alias list.  Never blocks. */
+void i_del_alias_locked(struct dc_inode *inode, struct dentry *d)
+{
+	DC_ASSERT_LOCKED(&inode->i_ref);
 	cds_list_del_init(&d->d_alias);
 	if (rcu_load(inode->i_dentry) == d)
 		rcu_store(inode->i_dentry, NULL);
+}
+
+/* @d (dead, d_inode already cleared) leaves @inode's alias list.  Takes
+ * i_lock; the caller holds no lock and is not in RCU. */
+void i_del_alias(struct dc_inode *inode, struct dentry *d)
+{
+	lockref_lock(&inode->i_ref);
+	i_del_alias_locked(inode, d);
 	lockref_unlock(&inode->i_ref);
 }
 
