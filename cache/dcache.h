@@ -228,10 +228,18 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 			char *buf, size_t size);
 
 /*
+ * Tests only: count @n kernel lookup references on @nodeid at once, as @n
+ * DC_WANT_KREF lookups would (so a test reaches counts such as 2^32
+ * without making that many calls).  -ESTALE for an unknown id.
+ */
+int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n);
+
+/*
  * Drop @nlookup kernel references from @nodeid (FUSE FORGET, and the undo
- * of a DC_WANT_KREF result whose reply failed).  Returns -ESTALE for an
- * unknown id and -EINVAL (dropping what is there) when @nlookup exceeds
- * the count.  May free the inode.
+ * of a DC_WANT_KREF result whose reply failed).  The count is 64-bit, as
+ * the kernel's: any number of lookups and any @nlookup are counted
+ * exactly.  Returns -ESTALE for an unknown id and -EINVAL (dropping what
+ * is there) when @nlookup exceeds the count.  May free the inode.
  */
 int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup);
 

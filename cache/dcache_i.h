@@ -244,7 +244,8 @@ struct dc_inode {
 
 	/* ---- written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
-	uint64_t i_nlookup;		/* atomic; kernel references */
+	uint64_t i_nlookup;		/* atomic; kernel lookups (while
+					   non-zero: one i_ref, inode.c) */
 	uint64_t i_attr_epoch;		/* i_lock: dc->attr_epoch of the
 					   last write-through change */
 	void *i_private;		/* atomic, set once */
@@ -459,6 +460,8 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 		uint64_t *now);
 void i_put_many(struct dc_inode *inode, int32_t n);
+bool i_kref_get(struct dc_inode *inode);
+uint64_t i_kref_put(struct dc_inode *inode, uint64_t n);
 struct dentry *i_dir_alias_get_locked(struct dc_inode *inode, struct dentry *d);
 void i_add_alias_locked(struct dc_inode *inode, struct dentry *d);
 void i_del_alias_locked(struct dc_inode *inode, struct dentry *d);

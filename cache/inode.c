@@ -3,9 +3,14 @@
  * cache/inode.c - inode objects: the (dev, ino) and node-id tables,
  * attributes under i_seq, symlink targets under RCU, lifetime.
  *
- * An inode's count (i_ref) is the number of dentries naming it, plus one per
- * kernel lookup reference (i_nlookup counts those separately, for FORGET
- * accounting), plus temporary references of running operations.  When it
+ * An inode's count (i_ref) is the number of dentries naming it, plus one
+ * for all kernel lookup references together while there are any, plus
+ * temporary references of running operations.  The kernel's lookups are
+ * counted in i_nlookup, 64 bits as FUSE's nlookup (a 32-bit count would
+ * wrap after 2^31 lookups of one object and read as dead): the lookup
+ * that moves it from 0 hands its reference over as "the kernel's
+ * reference", and whoever brings it back to 0 puts that one reference
+ * (i_kref_get, i_kref_put).  When the count
  * reaches zero the inode is marked dead under i_lock, removed from both
  * tables under itable_lock, and freed after a grace period.  Node ids are
  * never reused, so a stale id finds nothing (-ESTALE) rather than another
@@ -450,6 +455,41 @@ static void i_kill(struct dc_inode *inode)
 	inode->i_private = NULL;
 	/* lockless readers may still be copying attributes: defer */
 	dc_call_rcu(dc, &inode->i_rcu, i_free_rcu);
+}
+
+/*
+ * Count one kernel lookup reference on @inode, whose reference the caller
+ * holds.  True when the count was 0: the caller's reference became the
+ * kernel's (do not put it).  False: the kernel already had one, and the
+ * caller still owns (and must put, outside RCU) its own.  RCU-safe, never
+ * blocks; sequentially consistent, for the shrinker's handshake (lru.c).
+ */
+bool i_kref_get(struct dc_inode *inode)
+{
+	return __atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_SEQ_CST) == 0;
+}
+
+/*
+ * Drop up to @n kernel lookup references; returns how many there were to
+ * drop (less than @n: the kernel forgot more than it was given).  Putting
+ * the last one puts the kernel's reference.  The caller holds a reference
+ * of its own or knows the kernel's keeps the inode.  Not in RCU (a put),
+ * no lock held; may free.
+ */
+uint64_t i_kref_put(struct dc_inode *inode, uint64_t n)
+{
+	uint64_t cur = __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED);
+	uint64_t take;
+
+	DC_ASSERT_NOT_RCU();
+	do {
+		take = cur < n ? cur : n;
+	} while (!__atomic_compare_exchange_n(
+		&inode->i_nlookup, &cur, cur - take, false, __ATOMIC_SEQ_CST,
+		__ATOMIC_RELAXED));
+	if (take && take == cur)
+		i_put_many(inode, 1);
+	return take;
 }
 
 /* Must not be called inside an RCU read section: may free. */

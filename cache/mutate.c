@@ -70,9 +70,9 @@ static void inval_parent(struct dentry *parent)
 }
 
 /*
- * Fill @res for the instantiated @inode.  With DC_WANT_KREF the caller's
- * inode reference becomes the kernel's (counted in i_nlookup): returns
- * true, and the caller must not put it.
+ * Fill @res for the instantiated @inode.  With DC_WANT_KREF, counts a
+ * kernel lookup (i_kref_get): returns true when the caller's inode
+ * reference became the kernel's, and the caller must not put it.
  */
 static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 			unsigned flags, struct dc_result *res)
@@ -84,8 +84,7 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 	res->dentry = NULL;
 	if (!(flags & DC_WANT_KREF))
 		return false;
-	__atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_RELAXED);
-	return true;
+	return i_kref_get(inode);
 }
 
 /*
