@@ -257,6 +257,8 @@ bool d_unhash_both_locked(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	int r;
 
+	DC_ASSERT_LOCKED(&d->d_ref);
+	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
 	rcu_read_lock();
 	r = cds_lfht_del(dc->dentries, &d->d_hnode->node);
 	rcu_read_unlock();
@@ -273,6 +275,7 @@ bool d_unhash_locked(struct dentry *d)
 {
 	bool r;
 
+	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
 	lockref_lock(&d->d_ref);
 	r = d_unhash_both_locked(d);
 	lockref_unlock(&d->d_ref);
@@ -298,6 +301,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	struct dentry *other;
 	int tries;
 
+	DC_ASSERT_LOCKED(&parent->d_ref);
 	/*
 	 * Never a hashed child under an unhashed parent: it could not be
 	 * reached from the root, yet would look like a live name (and a

@@ -97,6 +97,7 @@ static bool epoch_admit_locked(struct dc_inode *inode, uint64_t since)
 {
 	struct dcache *dc = inode->i_cache;
 
+	DC_ASSERT_LOCKED(&inode->i_ref);
 	if (since == I_WRITE_THROUGH) {
 		inode->i_attr_epoch = __atomic_add_fetch(&dc->attr_epoch, 1,
 							 __ATOMIC_SEQ_CST);
@@ -392,6 +393,8 @@ static struct dc_inode *rekey_candidate(struct dcache *dc, uint64_t nodeid)
 	struct cds_lfht_iter it;
 	struct ikey key;
 
+	DC_ASSERT_MUTEX(&dc->itable_lock);
+	DC_ASSERT_RCU();
 	/* not killed while we hold itable_lock: i_kill takes it first */
 	if (!inode || !(inode->i_flags & I_UNKEYED) ||
 	    (inode->i_flags & I_KILLED))

@@ -87,9 +87,12 @@ bool lockref_held(const struct lockref *lr)
 			return true;
 	return false;
 }
+/* The *_locked operations: the caller holds @lr's lock. */
+#define assert_held(lr) assert(lockref_held(lr))
 #else
 #define held_add(lr) ((void)0)
 #define held_del(lr) ((void)0)
+#define assert_held(lr) ((void)0)
 #endif
 
 static void lock_slow(struct lockref *lr, uint64_t old);
@@ -176,7 +179,7 @@ void lockref_add_locked(struct lockref *lr, int32_t delta)
 {
 	uint64_t old = load(lr);
 
-	assert(lockref_lock_of(old) != 0);
+	assert_held(lr);
 	/* Only the lock half can change under us (a waiter sets 2). */
 	while (!cas(lr, &old,
 		    lockref_make(lockref_lock_of(old),
@@ -188,7 +191,7 @@ void lockref_mark_dead_locked(struct lockref *lr)
 {
 	uint64_t old = load(lr);
 
-	assert(lockref_lock_of(old) != 0);
+	assert_held(lr);
 	while (!cas(lr, &old, lockref_make(lockref_lock_of(old), LOCKREF_DEAD)))
 		;
 }

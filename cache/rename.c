@@ -132,6 +132,10 @@ static void move_locked(struct dcache *dc, struct side *s,
 	struct dentry *d = s->d;
 	struct dc_hnode *old = d->d_hnode;
 
+	DC_ASSERT_MUTEX(&dc->rename_lock);
+	DC_ASSERT_LOCKED(&s->parent->d_ref);
+	DC_ASSERT_LOCKED(&to->parent->d_ref);
+	DC_ASSERT_LOCKED(&d->d_ref);
 	s->garbage->dc = dc;
 	s->garbage->name = d->d_name;
 	s->garbage->node =
