@@ -99,10 +99,15 @@ void dc_gauge_add(uint64_t *g, int64_t delta)
 	__atomic_fetch_add(g, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
+#ifdef DC_TSAN
+char dc_tsan_gp, dc_tsan_cb;
+#endif
+
 void dc_call_rcu(struct dcache *dc, struct rcu_head *head,
 		 void (*fn)(struct rcu_head *))
 {
 	dc_gauge_add(&dc->pending_frees, 1);
+	tsan_gp_queue();
 	call_rcu(head, fn);
 	if (load_relaxed(dc->pending_frees) > dc->max_pending)
 		shrinker_kick(dc);

@@ -134,9 +134,41 @@ void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 #define tsan_publish(p) __tsan_release(p)
 #define tsan_found(p) __tsan_acquire(p)
+/*
+ * Nor can it see a grace period.  So, in TSan builds only, the end of
+ * every read section of cache/ and every dc_call_rcu release one token,
+ * and every RCU callback of cache/ acquires it first (tsan_gp_done):
+ * what readers did before their section ended, and what the caller did
+ * before queueing the free, happens before the free.  That is what a
+ * grace period guarantees, so no report of a real race in cache/ code is
+ * lost (a reader still inside its section when the callback runs, which
+ * RCU forbids, has not released the token yet and is reported), and
+ * tests/tsan.supp needs no suppression of our callbacks.  Likewise the
+ * waits: synchronize_rcu() acquires the readers' token, and rcu_barrier()
+ * a second one that every callback of ours releases when it is done.
+ */
+extern char dc_tsan_gp, dc_tsan_cb;
+static inline void dc_tsan_read_unlock(void)
+{
+	__tsan_release(&dc_tsan_gp);
+	urcu_memb_read_unlock();
+}
+#undef rcu_read_unlock
+#define rcu_read_unlock() dc_tsan_read_unlock()
+#undef synchronize_rcu
+#define synchronize_rcu() \
+	(urcu_memb_synchronize_rcu(), __tsan_acquire(&dc_tsan_gp))
+#undef rcu_barrier
+#define rcu_barrier() (urcu_memb_barrier(), __tsan_acquire(&dc_tsan_cb))
+#define tsan_gp_queue() __tsan_release(&dc_tsan_gp)
+#define tsan_gp_done() __tsan_acquire(&dc_tsan_gp)
+#define tsan_cb_end() __tsan_release(&dc_tsan_cb)
 #else
 #define tsan_publish(p) ((void)(p))
 #define tsan_found(p) ((void)(p))
+#define tsan_gp_queue() ((void)0)
+#define tsan_gp_done() ((void)0)
+#define tsan_cb_end() ((void)0)
 #endif
 
 #ifdef DCACHE_DEBUG

@@ -81,10 +81,14 @@ struct dkey {
 static int d_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct dkey *k = key;
-	struct dentry *d =
-		caa_container_of(node, struct dc_hnode, node)->dentry;
+	struct dc_hnode *hn = caa_container_of(node, struct dc_hnode, node);
+	struct dentry *d;
 	struct dc_name *n;
 
+	/* TSan builds: the node was published before it was added (an
+	 * embedded node has the dentry's address) */
+	tsan_found(hn);
+	d = hn->dentry;
 	if (rcu_load(d->d_parent) != k->parent)
 		return 0;
 	n = rcu_load(d->d_name);
@@ -161,10 +165,13 @@ void d_free_unused(struct dentry *d)
 static void d_free_rcu(struct rcu_head *head)
 {
 	struct dentry *d = caa_container_of(head, struct dentry, d_rcu);
-	struct dcache *dc = d->d_cache;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = d->d_cache;
 	d_free_mem(d);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 /* ---- lookup ---- */
@@ -311,7 +318,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	if ((load_relaxed(parent->d_flags) & (D_UNHASHED | D_ROOT)) ==
 	    D_UNHASHED)
 		return -ESTALE;
-	tsan_publish(d);
+	tsan_publish(d->d_hnode); /* the embedded node: @d's address */
 	for (tries = 0; tries < 2; tries++) {
 		rcu_read_lock();
 		ret = cds_lfht_add_unique(dc->dentries, hash, d_match, &key,

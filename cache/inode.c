@@ -42,6 +42,7 @@ static int key_match(struct cds_lfht_node *node, const void *key)
 	const struct ikey *k = key;
 	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_keynode);
 
+	tsan_found(i); /* published before it was added (TSan builds) */
 	return i->i_dev == k->dev && i->i_ino == k->ino;
 }
 
@@ -49,6 +50,7 @@ static int id_match(struct cds_lfht_node *node, const void *key)
 {
 	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_idnode);
 
+	tsan_found(i); /* published before it was added (TSan builds) */
 	return i->i_nodeid == *(const uint64_t *)key;
 }
 
@@ -165,11 +167,14 @@ int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 static void link_free_rcu(struct rcu_head *head)
 {
 	struct dc_link *link = caa_container_of(head, struct dc_link, rcu);
-	struct dcache *dc = link->dc;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = link->dc;
 	dc_gauge_add(&dc->bytes, -(int64_t)(sizeof(*link) + link->len + 1));
 	free(link);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 static struct dc_link *link_new(struct dcache *dc, const char *s, size_t len)
@@ -272,11 +277,14 @@ static void i_free_mem(struct dc_inode *inode)
 static void i_free_rcu(struct rcu_head *head)
 {
 	struct dc_inode *inode = caa_container_of(head, struct dc_inode, i_rcu);
-	struct dcache *dc = inode->i_cache;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = inode->i_cache;
 	/* i_kill already released i_private; teardown leaves it for us */
 	i_free_mem(inode);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,

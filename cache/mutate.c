@@ -421,6 +421,7 @@ void dcache_for_each_inode(struct dcache *dc,
 		while (n < cap && (node = cds_lfht_iter_get_node(&it))) {
 			inode = caa_container_of(node, struct dc_inode,
 						 i_idnode);
+			tsan_found(inode);
 			ids[n++] = inode->i_nodeid;
 			cds_lfht_next(dc->ids, &it);
 		}
@@ -475,6 +476,8 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 	while ((node = cds_lfht_iter_get_node(&it))) {
 		struct dc_hnode *hn =
 			caa_container_of(node, struct dc_hnode, node);
+
+		tsan_found(hn);
 
 		/* the entry stays hashed (the kernel may hold it and look
 		 * up below it by node id); its next use asks the backend */
