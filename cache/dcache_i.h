@@ -453,12 +453,20 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 /* Ref mode: the referenced hashed child, or NULL.  Not in RCU. */
 struct dentry *d_lookup_ref(struct dcache *dc, struct dentry *parent,
 			    const char *name, uint32_t len, uint32_t hash);
-/* Caller holds parent's d_lock; inside RCU (lfht). */
+/*
+ * The *_locked functions: the caller holds the locks named (asserted in
+ * cache_debug builds) and is not in an RCU read section (it holds
+ * sleeping locks); they open their own read sections around the cds_lfht
+ * calls and never wait for a grace period.
+ * d_hash_add_locked: caller holds the parent's d_lock.
+ */
 int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 		      struct dentry **existing);
 bool d_unhash_locked(struct dentry *d);
 /* Caller holds @d's d_lock and its parent's. */
 bool d_unhash_both_locked(struct dentry *d);
+/* Negative <-> positive in one step under i_lock then d_lock (dentry.c).
+ * Caller holds a reference on @d and no lock; not in RCU. */
 void d_set_inode(struct dentry *d, struct dc_inode *inode);
 bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode);
 /* Unhash everything cached below @d, and @d itself when @self. */
@@ -491,7 +499,10 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
 /* RCU: copy link target; 1 copied, 0 not cached/torn. */
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 		uint64_t *now);
+/* Not in RCU, no lock held: may free. */
 void i_put_many(struct dc_inode *inode, int32_t n);
+/* Kernel lookup references (64-bit i_nlookup, one i_ref while non-zero):
+ * get is RCU-safe and never blocks; put is not in RCU and may free. */
 bool i_kref_get(struct dc_inode *inode);
 uint64_t i_kref_put(struct dc_inode *inode, uint64_t n);
 struct dentry *i_dir_alias_get_locked(struct dc_inode *inode, struct dentry *d);
