@@ -162,6 +162,8 @@ void d_free_unused(struct dentry *d)
 	d_free_mem(d);
 }
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void d_free_rcu(struct rcu_head *head)
 {
 	struct dentry *d = caa_container_of(head, struct dentry, d_rcu);

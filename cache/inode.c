@@ -37,6 +37,7 @@ struct ikey {
 	uint64_t dev, ino;
 };
 
+/* cds_lfht match functions: inside RCU (called by lookups); never block. */
 static int key_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct ikey *k = key;
@@ -164,6 +165,8 @@ int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 	return dc_valid_at(until, now);
 }
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void link_free_rcu(struct rcu_head *head)
 {
 	struct dc_link *link = caa_container_of(head, struct dc_link, rcu);
@@ -274,6 +277,8 @@ static void i_free_mem(struct dc_inode *inode)
 	dc_slab_free(&dc->inode_slab, inode);
 }
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void i_free_rcu(struct rcu_head *head)
 {
 	struct dc_inode *inode = caa_container_of(head, struct dc_inode, i_rcu);

@@ -73,6 +73,7 @@ static void inval_parent(struct dentry *parent)
  * Fill @res for the instantiated @inode.  With DC_WANT_KREF, counts a
  * kernel lookup (i_kref_get): returns true when the caller's inode
  * reference became the kernel's, and the caller must not put it.
+ * Never blocks; the caller holds @inode's reference and no lock.
  */
 static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 			unsigned flags, struct dc_result *res)

@@ -23,6 +23,8 @@ struct move_garbage {
 	struct dc_hnode_ext *node; /* NULL if it was the embedded one */
 };
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void garbage_free_rcu(struct rcu_head *head)
 {
 	struct move_garbage *g =

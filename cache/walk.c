@@ -529,7 +529,10 @@ static ssize_t refresh_link(struct dcache *dc, struct dentry *d,
 	return err ? err : n;
 }
 
-/* Answer for the referenced final dentry @d (consumed). */
+/*
+ * Answer for the referenced final dentry @d (consumed).  Not in RCU, no
+ * lock held: may ask the backend (unless DC_CACHED) and put.
+ */
 int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res)
 {
