@@ -13,6 +13,22 @@ static void set_valid(struct dentry *d, uint64_t ttl)
 }
 
 /*
+ * The validity of an entry instantiated from data the backend gave at
+ * epoch @since (readdirplus): if any change or invalidation ran since
+ * (dc->attr_epoch moved), that data may predate it (a name removed in the
+ * backing tree after the listing was read), so the entry is cached
+ * expired and its next use asks the backend.  Called once the dentry is
+ * hashed and positive: an invalidation that bumps the epoch after this
+ * check finds the dentry and drops it itself.  Write-throughs are current.
+ */
+static uint64_t entry_ttl_since(struct dcache *dc, uint64_t since)
+{
+	if (since != I_WRITE_THROUGH && i_epoch(dc) != since)
+		return 0;
+	return load_relaxed(dc->entry_ttl);
+}
+
+/*
  * Every write-through advances the attribute epoch, even when the object
  * is not cached: a slow lookup that asked the backend before this change
  * and creates the inode afterwards must not trust what it read.
@@ -117,6 +133,11 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 				break;
 			}
 			if (!cur) {
+				/* backend data may be older than the negative
+				 * entry: not valid until checked (below) */
+				if (since != I_WRITE_THROUGH)
+					__atomic_store_n(&d->d_valid_until, 0,
+							 __ATOMIC_SEQ_CST);
 				lockref_get(&inode->i_ref);
 				if (d_set_inode_if_negative(d, inode))
 					break;
@@ -151,7 +172,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		if (!err) {
 			lockref_get(&inode->i_ref);
 			d_set_inode(d, inode);
-			set_valid(d, load_relaxed(dc->entry_ttl));
+			set_valid(d, entry_ttl_since(dc, since));
 			d_wake_waiters(d);
 			break;
 		}
@@ -165,7 +186,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		err = -EAGAIN;
 		goto out;
 	}
-	set_valid(d, load_relaxed(dc->entry_ttl));
+	set_valid(d, entry_ttl_since(dc, since));
 	i_set_attr(inode, attr, since);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
