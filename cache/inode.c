@@ -569,6 +569,8 @@ void i_add_alias_locked(struct dc_inode *inode, struct dentry *d)
 {
 	DC_ASSERT_LOCKED(&inode->i_ref);
 	DC_ASSERT_LOCKED(&d->d_ref);
+	/* on no alias list: it was negative (issue 12) */
+	DC_ASSERT(cds_list_empty(&d->d_alias));
 	cds_list_add(&d->d_alias, &inode->i_aliases);
 	if (inode->i_type == S_IFDIR &&
 	    (__atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) &
@@ -580,6 +582,8 @@ void i_add_alias_locked(struct dc_inode *inode, struct dentry *d)
 void i_del_alias_locked(struct dc_inode *inode, struct dentry *d)
 {
 	DC_ASSERT_LOCKED(&inode->i_ref);
+	/* a dentry that named @inode is on its alias list */
+	DC_ASSERT(!cds_list_empty(&d->d_alias));
 	cds_list_del_init(&d->d_alias);
 	if (rcu_load(inode->i_dentry) == d)
 		rcu_store(inode->i_dentry, NULL);
