@@ -99,7 +99,7 @@ static int run(enum which w, bool in_rcu)
 	return status;
 }
 
-static void check_locked(enum which w, const char *what)
+static void __attribute__((unused)) check_locked(enum which w, const char *what)
 {
 	int st;
 
@@ -112,7 +112,7 @@ static void check_locked(enum which w, const char *what)
 	   st >= 0 && WIFEXITED(st) ? ", it exited" : "");
 }
 
-static void check(enum which w, const char *what)
+static void __attribute__((unused)) check(enum which w, const char *what)
 {
 	int st;
 
