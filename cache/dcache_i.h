@@ -24,6 +24,9 @@
  *	so that a key has at most one live inode.
  * dc->lru_lock (pthread mutex)
  *	dc->lru list and every dentry's d_lru linkage.
+ * dc->shrink_mutex (pthread mutex)
+ *	the shrinker thread's shrinker_stop and shrinker_kick (read without
+ *	it as a hint) and its sleeps on shrink_cond (lru.c).
  * (no lock) hash-table sizes
  *	dc->dentry_buckets and dc->inode_buckets are moved by compare-and-
  *	swap from any context (dc_table_count), which then posts
