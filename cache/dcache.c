@@ -53,6 +53,27 @@ bool dcache_in_read_section(void)
 	return rcu_read_ongoing();
 }
 
+#ifdef DCACHE_DEBUG
+/*
+ * Does the calling thread hold @m?  glibc records the owner's thread id in
+ * every mutex it locks (all kinds); elsewhere, settle for "someone holds
+ * it".  cache_debug builds only (DC_ASSERT_MUTEX).
+ */
+bool dc_mutex_held(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) ==
+	       (int)gettid();
+#else
+	if (pthread_mutex_trylock(m) == 0) {
+		pthread_mutex_unlock(m);
+		return false;
+	}
+	return true;
+#endif
+}
+#endif
+
 /* The vDSO answers CLOCK_MONOTONIC without a syscall. */
 uint64_t dc_now(void)
 {
@@ -78,10 +99,15 @@ void dc_gauge_add(uint64_t *g, int64_t delta)
 	__atomic_fetch_add(g, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
+#ifdef DC_TSAN
+char dc_tsan_gp, dc_tsan_cb;
+#endif
+
 void dc_call_rcu(struct dcache *dc, struct rcu_head *head,
 		 void (*fn)(struct rcu_head *))
 {
 	dc_gauge_add(&dc->pending_frees, 1);
+	tsan_gp_queue();
 	call_rcu(head, fn);
 	if (load_relaxed(dc->pending_frees) > dc->max_pending)
 		shrinker_kick(dc);

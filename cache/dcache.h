@@ -228,10 +228,19 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 			char *buf, size_t size);
 
 /*
+ * Tests only: count @n kernel lookup references on @nodeid at once, as @n
+ * DC_WANT_KREF lookups would (so a test reaches counts such as 2^32
+ * without making that many calls).  -ESTALE for an unknown id.  Context
+ * as the paragraph above (not in RCU, no lock; never blocks for long).
+ */
+int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n);
+
+/*
  * Drop @nlookup kernel references from @nodeid (FUSE FORGET, and the undo
- * of a DC_WANT_KREF result whose reply failed).  Returns -ESTALE for an
- * unknown id and -EINVAL (dropping what is there) when @nlookup exceeds
- * the count.  May free the inode.
+ * of a DC_WANT_KREF result whose reply failed).  The count is 64-bit, as
+ * the kernel's: any number of lookups and any @nlookup are counted
+ * exactly.  Returns -ESTALE for an unknown id and -EINVAL (dropping what
+ * is there) when @nlookup exceeds the count.  May free the inode.
  */
 int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup);
 
@@ -370,6 +379,14 @@ uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
  * the object lives on.  Its inode goes back into the key table unless it
  * is dying or another inode has taken the key meanwhile (then the object
  * has two node ids until the kernel forgets one: harmless).
+ *
+ * Waits for an RCU grace period (synchronize_rcu(): a node deleted from a
+ * cds_lfht may be added again only after one), so it blocks for as long
+ * as the slowest read section in the process.  Request handlers may call
+ * it (a failed removal is rare), outside any RCU read section and holding
+ * no dcache lock nor any lock an RCU reader or the thread running
+ * call_rcu callbacks could wait for; it holds the inode-table lock only
+ * around its checks, never across the wait.
  */
 void dcache_rekey(struct dcache *dc, uint64_t nodeid);
 

@@ -11,7 +11,8 @@
  * dentry->d_ref's lock ("d_lock", the futex half of the lockref)
  *	the dentry's count (frozen while held), d_flags changes that decide
  *	lifetime (D_ON_LRU, D_REFERENCED), d_seq write sections of the
- *	dentry, d_inode changes, the dentry's d_subdirs list, and hash-table
+ *	dentry, d_inode changes (with the inode's i_lock too, below), the
+ *	dentry's d_subdirs list, and hash-table
  *	membership of its CHILDREN: every cds_lfht_add_unique/cds_lfht_del
  *	of a child happens with the parent's d_lock held, so under a
  *	parent's lock the set of its hashed children is stable.
@@ -23,6 +24,9 @@
  *	so that a key has at most one live inode.
  * dc->lru_lock (pthread mutex)
  *	dc->lru list and every dentry's d_lru linkage.
+ * dc->shrink_mutex (pthread mutex)
+ *	the shrinker thread's shrinker_stop and shrinker_kick (read without
+ *	it as a hint) and its sleeps on shrink_cond (lru.c).
  * (no lock) hash-table sizes
  *	dc->dentry_buckets and dc->inode_buckets are moved by compare-and-
  *	swap from any context (dc_table_count), which then posts
@@ -38,11 +42,22 @@
  *	      parent d_lock        (ancestor before descendant;
  *	        child d_lock        unrelated dentries in address order,
  *	          dc->lru_lock      only under rename_lock)
+ *	          dc->shrink_mutex (innermost: a final put kicks the
+ *	                            shrinker under the dentry's d_lock,
+ *	                            lru.c; the shrinker holds it only to
+ *	                            sleep on shrink_cond, taking nothing
+ *	                            else under it)
  *
- * So a dentry's alias-list membership is changed with no d_lock held:
- * d_set_inode() publishes d_inode under d_lock, then adds the alias under
- * i_lock after dropping d_lock (the caller holds a dentry reference across
- * both, so the dentry cannot be killed in between).
+ * A dentry turns positive or negative in one step, under its inode's
+ * i_lock and then its own d_lock: d_set_inode_if_negative() publishes
+ * d_inode and adds the alias together, d_make_negative() clears d_inode
+ * and removes the alias together (as the kernel's d_instantiate and
+ * dentry_unlink_inode).  So a positive dentry is always on its inode's
+ * alias list, and the inode reference a dentry holds is only put after
+ * it left the list.  A dentry's alias-list membership is never changed
+ * with only its d_lock held.  A dentry being killed (dead: nothing can
+ * make it positive again) clears d_inode under its d_lock and leaves the
+ * alias list under i_lock afterwards.
  * A dentry being killed gives up its own d_lock before it takes its
  * parent's (it is dead by then, so nothing can change it).  No lock in
  * this list is ever held across synchronize_rcu(), rcu_barrier() or a hash
@@ -122,9 +137,41 @@ void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 #define tsan_publish(p) __tsan_release(p)
 #define tsan_found(p) __tsan_acquire(p)
+/*
+ * Nor can it see a grace period.  So, in TSan builds only, the end of
+ * every read section of cache/ and every dc_call_rcu release one token,
+ * and every RCU callback of cache/ acquires it first (tsan_gp_done):
+ * what readers did before their section ended, and what the caller did
+ * before queueing the free, happens before the free.  That is what a
+ * grace period guarantees, so no report of a real race in cache/ code is
+ * lost (a reader still inside its section when the callback runs, which
+ * RCU forbids, has not released the token yet and is reported), and
+ * tests/tsan.supp needs no suppression of our callbacks.  Likewise the
+ * waits: synchronize_rcu() acquires the readers' token, and rcu_barrier()
+ * a second one that every callback of ours releases when it is done.
+ */
+extern char dc_tsan_gp, dc_tsan_cb;
+static inline void dc_tsan_read_unlock(void)
+{
+	__tsan_release(&dc_tsan_gp);
+	urcu_memb_read_unlock();
+}
+#undef rcu_read_unlock
+#define rcu_read_unlock() dc_tsan_read_unlock()
+#undef synchronize_rcu
+#define synchronize_rcu() \
+	(urcu_memb_synchronize_rcu(), __tsan_acquire(&dc_tsan_gp))
+#undef rcu_barrier
+#define rcu_barrier() (urcu_memb_barrier(), __tsan_acquire(&dc_tsan_cb))
+#define tsan_gp_queue() __tsan_release(&dc_tsan_gp)
+#define tsan_gp_done() __tsan_acquire(&dc_tsan_gp)
+#define tsan_cb_end() __tsan_release(&dc_tsan_cb)
 #else
 #define tsan_publish(p) ((void)(p))
 #define tsan_found(p) ((void)(p))
+#define tsan_gp_queue() ((void)0)
+#define tsan_gp_done() ((void)0)
+#define tsan_cb_end() ((void)0)
 #endif
 
 #ifdef DCACHE_DEBUG
@@ -135,6 +182,18 @@ void __tsan_release(void *addr);
 /* Puts, locks and frees must not run inside an RCU read section. */
 #define DC_ASSERT_NOT_RCU() DC_ASSERT(!rcu_read_ongoing())
 #define DC_ASSERT_RCU() DC_ASSERT(rcu_read_ongoing())
+/*
+ * The calling thread holds lockref @lr's lock / pthread mutex @m (the
+ * *_locked functions assert what they are documented to be called under).
+ * cache_debug builds only: lockref_held() looks in the thread's list of
+ * held lockrefs (lockref.c), dc_mutex_held() at the mutex's owner
+ * (dcache.c).  Without cache_debug neither is evaluated.
+ */
+#define DC_ASSERT_LOCKED(lr) DC_ASSERT(lockref_held(lr))
+#define DC_ASSERT_MUTEX(m) DC_ASSERT(dc_mutex_held(m))
+#ifdef DCACHE_DEBUG
+bool dc_mutex_held(pthread_mutex_t *m);
+#endif
 
 /* An immutable name: freed after a grace period once replaced. */
 struct dc_name {
@@ -220,7 +279,8 @@ struct dc_inode {
 
 	/* ---- written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
-	uint64_t i_nlookup;		/* atomic; kernel references */
+	uint64_t i_nlookup;		/* atomic; kernel lookups (while
+					   non-zero: one i_ref, inode.c) */
 	uint64_t i_attr_epoch;		/* i_lock: dc->attr_epoch of the
 					   last write-through change */
 	void *i_private;		/* atomic, set once */
@@ -396,12 +456,20 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 /* Ref mode: the referenced hashed child, or NULL.  Not in RCU. */
 struct dentry *d_lookup_ref(struct dcache *dc, struct dentry *parent,
 			    const char *name, uint32_t len, uint32_t hash);
-/* Caller holds parent's d_lock; inside RCU (lfht). */
+/*
+ * The *_locked functions: the caller holds the locks named (asserted in
+ * cache_debug builds) and is not in an RCU read section (it holds
+ * sleeping locks); they open their own read sections around the cds_lfht
+ * calls and never wait for a grace period.
+ * d_hash_add_locked: caller holds the parent's d_lock.
+ */
 int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 		      struct dentry **existing);
 bool d_unhash_locked(struct dentry *d);
 /* Caller holds @d's d_lock and its parent's. */
 bool d_unhash_both_locked(struct dentry *d);
+/* Negative <-> positive in one step under i_lock then d_lock (dentry.c).
+ * Caller holds a reference on @d and no lock; not in RCU. */
 void d_set_inode(struct dentry *d, struct dc_inode *inode);
 bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode);
 /* Unhash everything cached below @d, and @d itself when @self. */
@@ -434,8 +502,15 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
 /* RCU: copy link target; 1 copied, 0 not cached/torn. */
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 		uint64_t *now);
+/* Not in RCU, no lock held: may free. */
 void i_put_many(struct dc_inode *inode, int32_t n);
-struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d);
+/* Kernel lookup references (64-bit i_nlookup, one i_ref while non-zero):
+ * get is RCU-safe and never blocks; put is not in RCU and may free. */
+bool i_kref_get(struct dc_inode *inode);
+uint64_t i_kref_put(struct dc_inode *inode, uint64_t n);
+struct dentry *i_dir_alias_get_locked(struct dc_inode *inode, struct dentry *d);
+void i_add_alias_locked(struct dc_inode *inode, struct dentry *d);
+void i_del_alias_locked(struct dc_inode *inode, struct dentry *d);
 void i_del_alias(struct dc_inode *inode, struct dentry *d);
 void i_free_all(struct dcache *dc);
 

@@ -81,10 +81,14 @@ struct dkey {
 static int d_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct dkey *k = key;
-	struct dentry *d =
-		caa_container_of(node, struct dc_hnode, node)->dentry;
+	struct dc_hnode *hn = caa_container_of(node, struct dc_hnode, node);
+	struct dentry *d;
 	struct dc_name *n;
 
+	/* TSan builds: the node was published before it was added (an
+	 * embedded node has the dentry's address) */
+	tsan_found(hn);
+	d = hn->dentry;
 	if (rcu_load(d->d_parent) != k->parent)
 		return 0;
 	n = rcu_load(d->d_name);
@@ -158,13 +162,18 @@ void d_free_unused(struct dentry *d)
 	d_free_mem(d);
 }
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void d_free_rcu(struct rcu_head *head)
 {
 	struct dentry *d = caa_container_of(head, struct dentry, d_rcu);
-	struct dcache *dc = d->d_cache;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = d->d_cache;
 	d_free_mem(d);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 /* ---- lookup ---- */
@@ -257,6 +266,8 @@ bool d_unhash_both_locked(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	int r;
 
+	DC_ASSERT_LOCKED(&d->d_ref);
+	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
 	rcu_read_lock();
 	r = cds_lfht_del(dc->dentries, &d->d_hnode->node);
 	rcu_read_unlock();
@@ -273,6 +284,7 @@ bool d_unhash_locked(struct dentry *d)
 {
 	bool r;
 
+	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
 	lockref_lock(&d->d_ref);
 	r = d_unhash_both_locked(d);
 	lockref_unlock(&d->d_ref);
@@ -298,6 +310,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	struct dentry *other;
 	int tries;
 
+	DC_ASSERT_LOCKED(&parent->d_ref);
 	/*
 	 * Never a hashed child under an unhashed parent: it could not be
 	 * reached from the root, yet would look like a live name (and a
@@ -307,7 +320,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	if ((load_relaxed(parent->d_flags) & (D_UNHASHED | D_ROOT)) ==
 	    D_UNHASHED)
 		return -ESTALE;
-	tsan_publish(d);
+	tsan_publish(d->d_hnode); /* the embedded node: @d's address */
 	for (tries = 0; tries < 2; tries++) {
 		rcu_read_lock();
 		ret = cds_lfht_add_unique(dc->dentries, hash, d_match, &key,
@@ -334,24 +347,41 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 /* ---- inode transitions ---- */
 
 /*
- * Negative -> positive.  Caller holds a reference on @d and transfers one
+ * Negative -> positive, in one step (as the kernel's d_instantiate): with
+ * @inode's i_lock held and then @d's d_lock (the documented order), d_inode
+ * is published and @d joins the alias list together.  Whoever turns @d
+ * negative again (d_make_negative) takes the same two locks, so nobody can
+ * see @d positive without it being on its inode's alias list, and nobody
+ * can put the inode reference handed over here before @d is on that list.
+ *
+ * Caller holds a reference on @d, no lock, and is not in RCU (this takes
+ * sleeping locks and may invalidate and put another dentry); transfers one
  * inode reference, unless @d was positive already (false: caller keeps it).
  */
 bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
 {
 	struct dentry *old;
 
+	DC_ASSERT_NOT_RCU();
+	lockref_lock(&inode->i_ref);
+	/*
+	 * A directory's displaced dentry is taken under i_lock alone: its
+	 * d_lock may not nest inside ours (unrelated dentries).
+	 */
+	old = i_dir_alias_get_locked(inode, d);
 	lockref_lock(&d->d_ref);
 	if (d->d_inode) {
 		lockref_unlock(&d->d_ref);
+		lockref_unlock(&inode->i_ref);
+		dentry_put(old);
 		return false;
 	}
 	seq_write_begin(&d->d_seq);
 	rcu_store(d->d_inode, inode);
 	seq_write_end(&d->d_seq);
+	i_add_alias_locked(inode, d);
 	lockref_unlock(&d->d_ref);
-	/* i_lock ranks above d_lock: add the alias after dropping it */
-	old = i_add_alias(inode, d);
+	lockref_unlock(&inode->i_ref);
 	dc_gauge_add(&d->d_cache->nr_negative, -1);
 	if (old) {
 		/* the directory was found under a new name: it moved */
@@ -361,6 +391,7 @@ bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
 	return true;
 }
 
+/* As d_set_inode_if_negative, on a dentry known to be negative. */
 void d_set_inode(struct dentry *d, struct dc_inode *inode)
 {
 	bool ok = d_set_inode_if_negative(d, inode);
@@ -370,28 +401,49 @@ void d_set_inode(struct dentry *d, struct dc_inode *inode)
 }
 
 /*
- * Positive -> negative in place (unlink).  The inode pointer changes inside
- * a d_seq write section, so no reader validates NULL against an old
- * sample.  *old gets the inode reference the dentry held (caller puts it,
- * outside RCU).  Caller holds a reference on @d.
+ * Positive -> negative in place (unlink), in one step: under the inode's
+ * i_lock and then @d's d_lock, d_inode is cleared inside a d_seq write
+ * section (no reader validates NULL against an old sample) and @d leaves
+ * the alias list.  *old gets the inode reference the dentry held (the
+ * caller puts it, outside RCU), or NULL if @d was negative.  Caller holds
+ * a reference on @d and no lock; not in RCU (sleeping locks, a put).
  */
 void d_make_negative(struct dentry *d, struct dc_inode **old)
 {
 	struct dc_inode *inode;
 
-	lockref_lock(&d->d_ref);
-	inode = d->d_inode;
-	if (inode) {
-		seq_write_begin(&d->d_seq);
-		rcu_store(d->d_inode, NULL);
-		seq_write_end(&d->d_seq);
+	DC_ASSERT_NOT_RCU();
+	for (;;) {
+		lockref_lock(&d->d_ref);
+		inode = d->d_inode;
+		if (!inode) {
+			lockref_unlock(&d->d_ref);
+			*old = NULL;
+			return;
+		}
+		/* pinned by the dentry's own reference while we hold d_lock;
+		 * ours keeps it while we let go to take i_lock first */
+		lockref_get_pinned(&inode->i_ref);
+		lockref_unlock(&d->d_ref);
+		lockref_lock(&inode->i_ref);
+		lockref_lock(&d->d_ref);
+		if (d->d_inode == inode)
+			break;
+		/* turned negative (and maybe positive again) meanwhile */
+		lockref_unlock(&d->d_ref);
+		lockref_unlock(&inode->i_ref);
+		i_put_many(inode, 1);
 	}
+	seq_write_begin(&d->d_seq);
+	rcu_store(d->d_inode, NULL);
+	seq_write_end(&d->d_seq);
+	i_del_alias_locked(inode, d);
 	lockref_unlock(&d->d_ref);
+	lockref_unlock(&inode->i_ref);
+	dc_gauge_add(&d->d_cache->nr_negative, 1);
+	/* our pin; the dentry's reference goes to the caller */
+	i_put_many(inode, 1);
 	*old = inode;
-	if (inode) {
-		i_del_alias(inode, d);
-		dc_gauge_add(&d->d_cache->nr_negative, 1);
-	}
 }
 
 bool d_is_dir(struct dentry *d)

@@ -3,9 +3,14 @@
  * cache/inode.c - inode objects: the (dev, ino) and node-id tables,
  * attributes under i_seq, symlink targets under RCU, lifetime.
  *
- * An inode's count (i_ref) is the number of dentries naming it, plus one per
- * kernel lookup reference (i_nlookup counts those separately, for FORGET
- * accounting), plus temporary references of running operations.  When it
+ * An inode's count (i_ref) is the number of dentries naming it, plus one
+ * for all kernel lookup references together while there are any, plus
+ * temporary references of running operations.  The kernel's lookups are
+ * counted in i_nlookup, 64 bits as FUSE's nlookup (a 32-bit count would
+ * wrap after 2^31 lookups of one object and read as dead): the lookup
+ * that moves it from 0 hands its reference over as "the kernel's
+ * reference", and whoever brings it back to 0 puts that one reference
+ * (i_kref_get, i_kref_put).  When the count
  * reaches zero the inode is marked dead under i_lock, removed from both
  * tables under itable_lock, and freed after a grace period.  Node ids are
  * never reused, so a stale id finds nothing (-ESTALE) rather than another
@@ -32,11 +37,13 @@ struct ikey {
 	uint64_t dev, ino;
 };
 
+/* cds_lfht match functions: inside RCU (called by lookups); never block. */
 static int key_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct ikey *k = key;
 	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_keynode);
 
+	tsan_found(i); /* published before it was added (TSan builds) */
 	return i->i_dev == k->dev && i->i_ino == k->ino;
 }
 
@@ -44,6 +51,7 @@ static int id_match(struct cds_lfht_node *node, const void *key)
 {
 	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_idnode);
 
+	tsan_found(i); /* published before it was added (TSan builds) */
 	return i->i_nodeid == *(const uint64_t *)key;
 }
 
@@ -92,6 +100,7 @@ static bool epoch_admit_locked(struct dc_inode *inode, uint64_t since)
 {
 	struct dcache *dc = inode->i_cache;
 
+	DC_ASSERT_LOCKED(&inode->i_ref);
 	if (since == I_WRITE_THROUGH) {
 		inode->i_attr_epoch = __atomic_add_fetch(&dc->attr_epoch, 1,
 							 __ATOMIC_SEQ_CST);
@@ -156,14 +165,19 @@ int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 	return dc_valid_at(until, now);
 }
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void link_free_rcu(struct rcu_head *head)
 {
 	struct dc_link *link = caa_container_of(head, struct dc_link, rcu);
-	struct dcache *dc = link->dc;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = link->dc;
 	dc_gauge_add(&dc->bytes, -(int64_t)(sizeof(*link) + link->len + 1));
 	free(link);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 static struct dc_link *link_new(struct dcache *dc, const char *s, size_t len)
@@ -263,14 +277,19 @@ static void i_free_mem(struct dc_inode *inode)
 	dc_slab_free(&dc->inode_slab, inode);
 }
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void i_free_rcu(struct rcu_head *head)
 {
 	struct dc_inode *inode = caa_container_of(head, struct dc_inode, i_rcu);
-	struct dcache *dc = inode->i_cache;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = inode->i_cache;
 	/* i_kill already released i_private; teardown leaves it for us */
 	i_free_mem(inode);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
@@ -387,6 +406,8 @@ static struct dc_inode *rekey_candidate(struct dcache *dc, uint64_t nodeid)
 	struct cds_lfht_iter it;
 	struct ikey key;
 
+	DC_ASSERT_MUTEX(&dc->itable_lock);
+	DC_ASSERT_RCU();
 	/* not killed while we hold itable_lock: i_kill takes it first */
 	if (!inode || !(inode->i_flags & I_UNKEYED) ||
 	    (inode->i_flags & I_KILLED))
@@ -452,6 +473,41 @@ static void i_kill(struct dc_inode *inode)
 	dc_call_rcu(dc, &inode->i_rcu, i_free_rcu);
 }
 
+/*
+ * Count one kernel lookup reference on @inode, whose reference the caller
+ * holds.  True when the count was 0: the caller's reference became the
+ * kernel's (do not put it).  False: the kernel already had one, and the
+ * caller still owns (and must put, outside RCU) its own.  RCU-safe, never
+ * blocks; sequentially consistent, for the shrinker's handshake (lru.c).
+ */
+bool i_kref_get(struct dc_inode *inode)
+{
+	return __atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_SEQ_CST) == 0;
+}
+
+/*
+ * Drop up to @n kernel lookup references; returns how many there were to
+ * drop (less than @n: the kernel forgot more than it was given).  Putting
+ * the last one puts the kernel's reference.  The caller holds a reference
+ * of its own or knows the kernel's keeps the inode.  Not in RCU (a put),
+ * no lock held; may free.
+ */
+uint64_t i_kref_put(struct dc_inode *inode, uint64_t n)
+{
+	uint64_t cur = __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED);
+	uint64_t take;
+
+	DC_ASSERT_NOT_RCU();
+	do {
+		take = cur < n ? cur : n;
+	} while (!__atomic_compare_exchange_n(
+		&inode->i_nlookup, &cur, cur - take, false, __ATOMIC_SEQ_CST,
+		__ATOMIC_RELAXED));
+	if (take && take == cur)
+		i_put_many(inode, 1);
+	return take;
+}
+
 /* Must not be called inside an RCU read section: may free. */
 void i_put_many(struct dc_inode *inode, int32_t n)
 {
@@ -481,37 +537,64 @@ void dc_inode_put(struct dc_inode *inode)
 }
 
 /*
- * Returns, referenced, the directory dentry @d replaces as the one name of
- * a directory (NULL if none): a directory has one dentry, as in the
- * kernel, and the caller invalidates the old one.
+ * Caller holds @inode's i_lock and is about to make @d one of its names
+ * (i_add_alias_locked).  A directory has one dentry, as in the kernel:
+ * returns, referenced, the hashed dentry @d will displace (the caller
+ * invalidates it), or NULL.  Only a hashed dentry (or the root, never
+ * hashed) can be the directory's name: a private (unhashed) one must not
+ * displace it.  Takes the displaced dentry's d_lock (i_lock -> d_lock is
+ * the documented order), so the caller must hold no d_lock.
  */
-struct dentry *i_add_alias(struct dc_inode *inode, struct dentry *d)
+struct dentry *i_dir_alias_get_locked(struct dc_inode *inode, struct dentry *d)
 {
-	struct dentry *old = NULL;
+	struct dentry *old;
 
-	lockref_lock(&inode->i_ref);
-	cds_list_add(&d->d_alias, &inode->i_aliases);
-	/* only a hashed dentry (or the root, never hashed) can be the
-	 * directory's name: a private (unhashed) one must not displace it */
-	if (inode->i_type == S_IFDIR &&
+	DC_ASSERT_LOCKED(&inode->i_ref);
+	if (inode->i_type != S_IFDIR ||
 	    (__atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) &
-	     (D_UNHASHED | D_ROOT)) != D_UNHASHED) {
-		old = rcu_load(inode->i_dentry);
-		/* i_lock -> d_lock is the documented order */
-		if (old && (old == d || !lockref_get_not_dead(&old->d_ref)))
-			old = NULL;
-		rcu_store(inode->i_dentry, d);
-	}
-	lockref_unlock(&inode->i_ref);
+	     (D_UNHASHED | D_ROOT)) == D_UNHASHED)
+		return NULL;
+	old = rcu_load(inode->i_dentry);
+	if (old && (old == d || !lockref_get_not_dead(&old->d_ref)))
+		old = NULL;
 	return old;
 }
 
-void i_del_alias(struct dc_inode *inode, struct dentry *d)
+/*
+ * Caller holds @inode's i_lock and @d's d_lock and has just published
+ * @inode in d_inode: @d joins the alias list and, if a directory's name,
+ * becomes i_dentry.  Never blocks.
+ */
+void i_add_alias_locked(struct dc_inode *inode, struct dentry *d)
 {
-	lockref_lock(&inode->i_ref);
+	DC_ASSERT_LOCKED(&inode->i_ref);
+	DC_ASSERT_LOCKED(&d->d_ref);
+	/* on no alias list: it was negative (issue 12) */
+	DC_ASSERT(cds_list_empty(&d->d_alias));
+	cds_list_add(&d->d_alias, &inode->i_aliases);
+	if (inode->i_type == S_IFDIR &&
+	    (__atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) &
+	     (D_UNHASHED | D_ROOT)) != D_UNHASHED)
+		rcu_store(inode->i_dentry, d);
+}
+
+/* Caller holds @inode's i_lock: @d leaves the alias list.  Never blocks. */
+void i_del_alias_locked(struct dc_inode *inode, struct dentry *d)
+{
+	DC_ASSERT_LOCKED(&inode->i_ref);
+	/* a dentry that named @inode is on its alias list */
+	DC_ASSERT(!cds_list_empty(&d->d_alias));
 	cds_list_del_init(&d->d_alias);
 	if (rcu_load(inode->i_dentry) == d)
 		rcu_store(inode->i_dentry, NULL);
+}
+
+/* @d (dead, d_inode already cleared) leaves @inode's alias list.  Takes
+ * i_lock; the caller holds no lock and is not in RCU. */
+void i_del_alias(struct dc_inode *inode, struct dentry *d)
+{
+	lockref_lock(&inode->i_ref);
+	i_del_alias_locked(inode, d);
 	lockref_unlock(&inode->i_ref);
 }
 

@@ -48,9 +48,63 @@ static void futex_wake(struct lockref *lr)
 		NULL, NULL, 0);
 }
 
+#ifdef DCACHE_DEBUG
+/*
+ * The lockrefs this thread holds (cache_debug builds only).  The deepest
+ * nesting in cache/ is a rename's two parents and two children under an
+ * inode's i_lock; 16 leaves room.
+ */
+#define HELD_MAX 16
+static __thread const struct lockref *held[HELD_MAX];
+static __thread unsigned nheld;
+
+static void held_add(const struct lockref *lr)
+{
+	assert(nheld < HELD_MAX && "too many lockrefs held");
+	held[nheld++] = lr;
+}
+
+static void held_del(const struct lockref *lr)
+{
+	unsigned i = nheld;
+
+	while (i && held[i - 1] != lr)
+		i--;
+	assert(i && "lockref_unlock of a lockref this thread does not hold");
+	for (; i < nheld; i++)
+		held[i - 1] = held[i];
+	nheld--;
+}
+
+bool lockref_held(const struct lockref *lr)
+{
+	unsigned i;
+
+	if (!lockref_is_locked(lr))
+		return false;
+	for (i = 0; i < nheld; i++)
+		if (held[i] == lr)
+			return true;
+	return false;
+}
+/* The *_locked operations: the caller holds @lr's lock. */
+#define assert_held(lr) assert(lockref_held(lr))
+#else
+#define held_add(lr) ((void)0)
+#define held_del(lr) ((void)0)
+#define assert_held(lr) ((void)0)
+#endif
+
+static void lock_slow(struct lockref *lr, uint64_t old);
+
 void lockref_lock(struct lockref *lr)
 {
-	uint64_t old = load(lr);
+	lock_slow(lr, load(lr));
+	held_add(lr);
+}
+
+static void lock_slow(struct lockref *lr, uint64_t old)
+{
 	uint32_t c;
 
 	/* Uncontended: 0 -> 1, retrying only while the count moves. */
@@ -72,14 +126,19 @@ bool lockref_trylock(struct lockref *lr)
 	int i;
 
 	for (i = 0; i < LOCKREF_RETRIES && lockref_lock_of(old) == 0; i++)
-		if (cas(lr, &old, lockref_make(1, lockref_count_of(old))))
+		if (cas(lr, &old, lockref_make(1, lockref_count_of(old)))) {
+			held_add(lr);
 			return true;
+		}
 	return false;
 }
 
 void lockref_unlock(struct lockref *lr)
 {
-	uint32_t c = xchg_lock(lr, 0);
+	uint32_t c;
+
+	held_del(lr);
+	c = xchg_lock(lr, 0);
 
 	assert(c != 0 && "lockref_unlock of an unlocked lockref");
 	if (c == 2)
@@ -120,7 +179,7 @@ void lockref_add_locked(struct lockref *lr, int32_t delta)
 {
 	uint64_t old = load(lr);
 
-	assert(lockref_lock_of(old) != 0);
+	assert_held(lr);
 	/* Only the lock half can change under us (a waiter sets 2). */
 	while (!cas(lr, &old,
 		    lockref_make(lockref_lock_of(old),
@@ -132,7 +191,7 @@ void lockref_mark_dead_locked(struct lockref *lr)
 {
 	uint64_t old = load(lr);
 
-	assert(lockref_lock_of(old) != 0);
+	assert_held(lr);
 	while (!cas(lr, &old, lockref_make(lockref_lock_of(old), LOCKREF_DEAD)))
 		;
 }

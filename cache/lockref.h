@@ -80,6 +80,16 @@ static inline bool lockref_is_locked(const struct lockref *lr)
 		       __atomic_load_n(&lr->lock_count, __ATOMIC_RELAXED)) != 0;
 }
 
+#ifdef DCACHE_DEBUG
+/*
+ * cache_debug builds: does the calling thread hold @lr's lock?  Every
+ * thread keeps the lockrefs it holds (lockref_lock, lockref_trylock) in a
+ * short list until lockref_unlock; lockref_unlock asserts the caller is
+ * the holder.  For DC_ASSERT_LOCKED; never blocks.
+ */
+bool lockref_held(const struct lockref *lr);
+#endif
+
 /*
  * Lockless only: take a reference unless dead.  Returns 1 on success, 0 if
  * dead, -1 if it could not decide without the lock (lock held, or the CAS

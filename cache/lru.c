@@ -26,6 +26,7 @@ void lru_add_locked(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	bool over;
 
+	DC_ASSERT_LOCKED(&d->d_ref);
 	pthread_mutex_lock(&dc->lru_lock);
 	if (load_relaxed(d->d_flags) & D_ON_LRU) {
 		__atomic_fetch_or(&d->d_flags, D_REFERENCED, __ATOMIC_RELAXED);
@@ -65,6 +66,8 @@ static enum verdict judge(struct dentry *d)
 	struct dc_inode *inode;
 	uint32_t f = load_relaxed(d->d_flags);
 
+	DC_ASSERT_MUTEX(&d->d_cache->lru_lock);
+	DC_ASSERT_LOCKED(&d->d_ref);
 	if (lockref_count(&d->d_ref) != 0)
 		return DROP; /* in use: re-added at its next final put */
 	if (f & D_REFERENCED) {
@@ -189,6 +192,7 @@ static void pause_locked(struct dcache *dc, uint64_t ns)
 {
 	struct timespec until;
 
+	DC_ASSERT_MUTEX(&dc->shrink_mutex);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)(ns / 1000000000ull);
 	until.tv_nsec += (long)(ns % 1000000000ull);

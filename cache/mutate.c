@@ -13,6 +13,22 @@ static void set_valid(struct dentry *d, uint64_t ttl)
 }
 
 /*
+ * The validity of an entry instantiated from data the backend gave at
+ * epoch @since (readdirplus): if any change or invalidation ran since
+ * (dc->attr_epoch moved), that data may predate it (a name removed in the
+ * backing tree after the listing was read), so the entry is cached
+ * expired and its next use asks the backend.  Called once the dentry is
+ * hashed and positive: an invalidation that bumps the epoch after this
+ * check finds the dentry and drops it itself.  Write-throughs are current.
+ */
+static uint64_t entry_ttl_since(struct dcache *dc, uint64_t since)
+{
+	if (since != I_WRITE_THROUGH && i_epoch(dc) != since)
+		return 0;
+	return load_relaxed(dc->entry_ttl);
+}
+
+/*
  * Every write-through advances the attribute epoch, even when the object
  * is not cached: a slow lookup that asked the backend before this change
  * and creates the inode afterwards must not trust what it read.
@@ -70,9 +86,10 @@ static void inval_parent(struct dentry *parent)
 }
 
 /*
- * Fill @res for the instantiated @inode.  With DC_WANT_KREF the caller's
- * inode reference becomes the kernel's (counted in i_nlookup): returns
- * true, and the caller must not put it.
+ * Fill @res for the instantiated @inode.  With DC_WANT_KREF, counts a
+ * kernel lookup (i_kref_get): returns true when the caller's inode
+ * reference became the kernel's, and the caller must not put it.
+ * Never blocks; the caller holds @inode's reference and no lock.
  */
 static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 			unsigned flags, struct dc_result *res)
@@ -84,8 +101,7 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 	res->dentry = NULL;
 	if (!(flags & DC_WANT_KREF))
 		return false;
-	__atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_RELAXED);
-	return true;
+	return i_kref_get(inode);
 }
 
 /*
@@ -117,6 +133,11 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 				break;
 			}
 			if (!cur) {
+				/* backend data may be older than the negative
+				 * entry: not valid until checked (below) */
+				if (since != I_WRITE_THROUGH)
+					__atomic_store_n(&d->d_valid_until, 0,
+							 __ATOMIC_SEQ_CST);
 				lockref_get(&inode->i_ref);
 				if (d_set_inode_if_negative(d, inode))
 					break;
@@ -151,7 +172,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		if (!err) {
 			lockref_get(&inode->i_ref);
 			d_set_inode(d, inode);
-			set_valid(d, load_relaxed(dc->entry_ttl));
+			set_valid(d, entry_ttl_since(dc, since));
 			d_wake_waiters(d);
 			break;
 		}
@@ -165,7 +186,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		err = -EAGAIN;
 		goto out;
 	}
-	set_valid(d, load_relaxed(dc->entry_ttl));
+	set_valid(d, entry_ttl_since(dc, since));
 	i_set_attr(inode, attr, since);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
@@ -422,6 +443,7 @@ void dcache_for_each_inode(struct dcache *dc,
 		while (n < cap && (node = cds_lfht_iter_get_node(&it))) {
 			inode = caa_container_of(node, struct dc_inode,
 						 i_idnode);
+			tsan_found(inode);
 			ids[n++] = inode->i_nodeid;
 			cds_lfht_next(dc->ids, &it);
 		}
@@ -476,6 +498,8 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 	while ((node = cds_lfht_iter_get_node(&it))) {
 		struct dc_hnode *hn =
 			caa_container_of(node, struct dc_hnode, node);
+
+		tsan_found(hn);
 
 		/* the entry stays hashed (the kernel may hold it and look
 		 * up below it by node id); its next use asks the backend */

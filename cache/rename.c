@@ -23,12 +23,16 @@ struct move_garbage {
 	struct dc_hnode_ext *node; /* NULL if it was the embedded one */
 };
 
+/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
+ * period, outside any read section, holding no dcache lock; it frees. */
 static void garbage_free_rcu(struct rcu_head *head)
 {
 	struct move_garbage *g =
 		caa_container_of(head, struct move_garbage, rcu);
-	struct dcache *dc = g->dc;
+	struct dcache *dc;
 
+	tsan_gp_done();
+	dc = g->dc;
 	dc_gauge_add(&dc->bytes,
 		     -(int64_t)(sizeof(*g->name) + g->name->len + 1));
 	free(g->name);
@@ -38,6 +42,7 @@ static void garbage_free_rcu(struct rcu_head *head)
 	}
 	free(g);
 	dc_rcu_done(dc);
+	tsan_cb_end();
 }
 
 /* Everything one side of a rename needs, allocated before locking. */
@@ -132,6 +137,10 @@ static void move_locked(struct dcache *dc, struct side *s,
 	struct dentry *d = s->d;
 	struct dc_hnode *old = d->d_hnode;
 
+	DC_ASSERT_MUTEX(&dc->rename_lock);
+	DC_ASSERT_LOCKED(&s->parent->d_ref);
+	DC_ASSERT_LOCKED(&to->parent->d_ref);
+	DC_ASSERT_LOCKED(&d->d_ref);
 	s->garbage->dc = dc;
 	s->garbage->name = d->d_name;
 	s->garbage->node =
@@ -147,7 +156,7 @@ static void move_locked(struct dcache *dc, struct side *s,
 	 * the key is free (an exchange briefly has both nodes of one key;
 	 * both lead to a dentry inside an open d_seq write section).
 	 */
-	tsan_publish(d);
+	tsan_publish(&s->newnode->hn);
 	cds_lfht_add(dc->dentries, dc_salt(to->parent, to->hash),
 		     &s->newnode->hn.node);
 	cds_lfht_del(dc->dentries, &old->node);

@@ -90,7 +90,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 		    struct dentry **cont, const char **rest)
 {
 	struct dentry *d = start, *c;
-	struct dc_inode *inode, *kref = NULL;
+	struct dc_inode *inode, *kref = NULL, *extra = NULL;
 	const char *p = path, *comp;
 	uint32_t seq, cseq;
 	uint64_t now = 0;
@@ -180,8 +180,11 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 		 * reference first, then look for D_EVICTING; the shrinker
 		 * sets D_EVICTING first, then looks at i_nlookup.  Both
 		 * sequentially consistent: at least one sees the other.
+		 * When the kernel had a reference already, ours is put after
+		 * the read section.
 		 */
-		__atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_SEQ_CST);
+		if (!i_kref_get(inode))
+			extra = inode;
 		if (__atomic_load_n(&d->d_flags, __ATOMIC_SEQ_CST) & D_EVICTING)
 			goto undo;
 	}
@@ -193,6 +196,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	if (seq_retry(&d->d_seq, seq))
 		goto undo;
 	rcu_read_unlock();
+	dc_inode_put(extra); /* after RCU: a FORGET may have come since */
 	dc_count(C_HIT + op);
 	return 0;
 
@@ -200,8 +204,9 @@ undo:
 	rcu_read_unlock();
 	/* the puts come after leaving RCU: a final put may free */
 	if (kref) {
-		__atomic_fetch_sub(&kref->i_nlookup, 1, __ATOMIC_SEQ_CST);
-		dc_inode_put(kref);
+		/* @extra (if any) keeps the inode while the kernel's goes */
+		i_kref_put(kref, 1);
+		dc_inode_put(extra);
 	}
 	dentry_put(res->dentry);
 	result_init(res);
@@ -524,7 +529,10 @@ static ssize_t refresh_link(struct dcache *dc, struct dentry *d,
 	return err ? err : n;
 }
 
-/* Answer for the referenced final dentry @d (consumed). */
+/*
+ * Answer for the referenced final dentry @d (consumed).  Not in RCU, no
+ * lock held: may ask the backend (unless DC_CACHED) and put.
+ */
 int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res)
 {
@@ -562,11 +570,9 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 		res->link_len = (size_t)n;
 		err = 0;
 	}
-	if (flags & DC_WANT_KREF) {
-		/* our reference becomes the kernel's */
-		__atomic_fetch_add(&inode->i_nlookup, 1, __ATOMIC_RELAXED);
+	/* our reference becomes the kernel's, unless it has one */
+	if ((flags & DC_WANT_KREF) && i_kref_get(inode))
 		inode = NULL;
-	}
 out:
 	dc_inode_put(inode);
 	if (flags & DC_WANT_DENTRY && (!err || err == -ENOENT)) {
@@ -789,21 +795,28 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	return n;
 }
 
-int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
+int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n)
 {
 	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
-	uint64_t cur, take;
 
 	if (!inode)
 		return -ESTALE;
-	cur = __atomic_load_n(&inode->i_nlookup, __ATOMIC_RELAXED);
-	do {
-		take = cur < nlookup ? cur : nlookup;
-	} while (!__atomic_compare_exchange_n(
-		&inode->i_nlookup, &cur, cur - take, false, __ATOMIC_SEQ_CST,
-		__ATOMIC_RELAXED));
-	/* our temporary reference and the @take kernel ones */
-	i_put_many(inode, (int32_t)take + 1);
+	/* as i_kref_get, n at once: our reference is the kernel's if the
+	 * count was 0 */
+	if (!n || __atomic_fetch_add(&inode->i_nlookup, n, __ATOMIC_SEQ_CST))
+		dc_inode_put(inode);
+	return 0;
+}
+
+int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
+{
+	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	uint64_t take;
+
+	if (!inode)
+		return -ESTALE;
+	take = i_kref_put(inode, nlookup);
+	dc_inode_put(inode); /* our temporary reference */
 	return take < nlookup ? -EINVAL : 0;
 }
 

@@ -3,6 +3,24 @@
  * tests/torture/torture.c - an rcutorture-style stress test of the dcache.
  *
  *   torture [-s seconds] [-r readers] [-u updaters] [-S seed] [-y]
+ *           [-t] [-n] [-R] [-x] [-a]
+ *
+ * Variants (any combination):
+ *   -t  all TTLs 0: every use of a cached entry or attribute revalidates
+ *       with the backend, racing the updaters' write-throughs;
+ *   -n  shared names: every updater mutates every owner's objects (under
+ *       the owner's directory lock, as the kernel serializes writers of a
+ *       directory), so write-throughs of one name come from several
+ *       threads while invalidations and lookups race them;
+ *   -R  readers also list static directories with dcache_readdir (which
+ *       caches what the listing carries), checking each owned entry
+ *       against the oracle;
+ *   -x  updaters also call dcache_expire_all, dcache_forget_key before
+ *       removals, and dcache_forget_key + dcache_rekey as a failed
+ *       removal does;
+ *   -a  two more threads race dcache_instantiate and revalidating lookups
+ *       against dcache_remove of the same names (issue 12: a dentry must
+ *       never turn negative while joining its inode's alias list).
  *
  * A membackend tree (the oracle) with a dcache over it, kept small enough
  * (max_entries) that the shrinker thread evicts all the time.  Updaters
@@ -11,7 +29,10 @@
  *
  * Ownership.  Each updater owns a disjoint set of objects (files, symlinks,
  * directories holding a few files); its names carry its number, so no
- * other thread ever changes them and the updater knows their truth.  The
+ * other thread ever changes them and the updater knows their truth.
+ * With -n every updater mutates every owner's objects, one mutation at a
+ * time per owner (struct owner's lock, the kernel's directory locks), so
+ * the truth is still known to whoever holds that lock.  The
  * static tree (root, d<t>, d<t>/s<s>, filler files d<t>/s<s>/f<i>) never
  * changes at all.
  *
@@ -136,7 +157,12 @@ static struct dcache *dc;
 
 static unsigned opt_seconds = 5, opt_readers = 4, opt_updaters = 2;
 static uint64_t opt_seed;
-static bool opt_yield;
+static bool opt_yield, opt_ttl0, opt_shared, opt_readdir, opt_expire;
+static bool opt_alias;
+#define NRACER 2 /* -a threads */
+#define NRACE 4	 /* -a names: race/r<i> */
+static uint64_t race_ino[NRACE];
+static struct dc_attr race_attr[NRACE];
 
 static int stop;
 static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -168,15 +194,31 @@ struct thr {
 	uint64_t rng;
 	struct counters c;
 	unsigned id; /* updaters: owner number */
-	/* updaters: occupied names, object id + 1 */
-	uint16_t occ[NSDIR][NSLOT];
-	uint16_t chocc[ND][NCHSLOT];
 	/* updaters: the last mutations, printed with a violation */
 	char hist[HIST][HISTLEN];
 	unsigned nhist;
 };
 
 static struct thr *threads;
+
+/*
+ * What an owner's updaters share: the occupied names (object id + 1), and
+ * the owner's directory lock.  The lock models the kernel's directory
+ * locks (i_rwsem): a FUSE create, unlink, rename or setattr runs with the
+ * parent directory locked exclusively, a readdir with it shared, so two
+ * writers of one name never overlap and a listing never sees a change
+ * half done.  Lookups and revalidations take no lock (the kernel's
+ * d_revalidate sends LOOKUP without it), nor do invalidations (the change
+ * watcher).  Taken only when updaters share owners (-n) or readers list
+ * directories (-R); otherwise each owner has one updater and nobody lists.
+ */
+struct owner {
+	pthread_rwlock_t lock;
+	uint16_t occ[NSDIR][NSLOT];
+	uint16_t chocc[ND][NCHSLOT];
+};
+
+static struct owner owners[MAXUPD];
 
 static uint64_t rnd(struct thr *t)
 {
@@ -610,8 +652,8 @@ static void setup_updater(struct thr *t)
 		do {
 			sd = rndn(t, NSDIR);
 			sl = rndn(t, NSLOT);
-		} while (t->occ[sd][sl]);
-		t->occ[sd][sl] = (uint16_t)(o->id + 1);
+		} while (owners[u].occ[sd][sl]);
+		owners[u].occ[sd][sl] = (uint16_t)(o->id + 1);
 		st(&o->loc, LOC(sd, sl));
 		setup_obj(o);
 	}
@@ -624,7 +666,7 @@ static void setup_updater(struct thr *t)
 
 			d->ch[c] = o->id;
 			o->dir = (int)d->id;
-			t->chocc[i][c] = (uint16_t)(o->id + 1);
+			owners[u].chocc[i][c] = (uint16_t)(o->id + 1);
 			st(&o->loc, LOC(NSDIR + d->id, c));
 			setup_obj(o);
 		}
@@ -686,13 +728,15 @@ static void loc_parent_path(struct obj *o, uint64_t loc, char *buf)
 	parent_path(buf, PATHMAX, LOC_PARENT(loc), o->owner, dirloc);
 }
 
-static uint16_t *occ_of(struct thr *t, uint64_t loc)
+/* Who occupies @loc among @o's owner's names (0: free). */
+static uint16_t *occ_of(const struct obj *o, uint64_t loc)
 {
+	struct owner *w = &owners[o->owner];
 	unsigned p = LOC_PARENT(loc), s = LOC_SLOT(loc);
 
 	if (p < NSDIR)
-		return &t->occ[p][s];
-	return &t->chocc[objs[p - NSDIR].local - NF - NL][s];
+		return &w->occ[p][s];
+	return &w->chocc[objs[p - NSDIR].local - NF - NL][s];
 }
 
 /* A free location for @o: a static directory, or @o's owned directory. */
@@ -705,7 +749,7 @@ static uint64_t free_loc(struct thr *t, struct obj *o)
 			loc = LOC(NSDIR + o->dir, rndn(t, NCHSLOT));
 		else
 			loc = LOC(rndn(t, NSDIR), rndn(t, NSLOT));
-	} while (*occ_of(t, loc));
+	} while (*occ_of(o, loc));
 	return loc;
 }
 
@@ -752,8 +796,8 @@ static void op_rename_free(struct thr *t, struct obj *o)
 		  rndn(t, 2) ? DC_RENAME_NOREPLACE : 0);
 	st(&o->prevloc, oldloc);
 	st(&o->loc, newloc);
-	*occ_of(t, oldloc) = 0;
-	*occ_of(t, newloc) = (uint16_t)(o->id + 1);
+	*occ_of(o, oldloc) = 0;
+	*occ_of(o, newloc) = (uint16_t)(o->id + 1);
 	mut_end(t, &m);
 }
 
@@ -789,12 +833,14 @@ static void op_rename_over(struct thr *t, struct obj *o)
 	mut_add(&m, o);
 	mut_add(&m, x);
 	mut_begin(&m);
+	if (opt_expire) /* the replaced target loses its last link */
+		dcache_forget_key(dc, MB_DEV, ld(&x->ino));
 	do_rename(t, o, oldloc, p, name, pp, newloc, 0);
 	st(&x->alive, 0);
 	st(&o->prevloc, oldloc);
 	st(&o->loc, newloc);
-	*occ_of(t, oldloc) = 0;
-	*occ_of(t, newloc) = (uint16_t)(o->id + 1);
+	*occ_of(o, oldloc) = 0;
+	*occ_of(o, newloc) = (uint16_t)(o->id + 1);
 	mut_end(t, &m);
 }
 
@@ -820,8 +866,8 @@ static void op_exchange(struct thr *t, struct obj *o)
 	st(&o->loc, xloc);
 	st(&x->prevloc, xloc);
 	st(&x->loc, oloc);
-	*occ_of(t, oloc) = (uint16_t)(x->id + 1);
-	*occ_of(t, xloc) = (uint16_t)(o->id + 1);
+	*occ_of(o, oloc) = (uint16_t)(x->id + 1);
+	*occ_of(o, xloc) = (uint16_t)(o->id + 1);
 	mut_end(t, &m);
 }
 
@@ -840,6 +886,9 @@ static void op_unlink(struct thr *t, struct obj *o)
 	mut_add(&m, o);
 	mut_begin(&m);
 	hist(t, "unlink %s (object %u)", p, o->id);
+	/* -x: as a handler removing the last link does (dcache.h) */
+	if (opt_expire)
+		dcache_forget_key(dc, MB_DEV, ld(&o->ino));
 	xmb(mb_unlink(mb, p), "unlink", p);
 	jitter(t);
 	pnid = resolve(t, pp, &kref);
@@ -847,7 +896,7 @@ static void op_unlink(struct thr *t, struct obj *o)
 	check_dc(t, rc, kref, true, "dcache_remove", p);
 	unresolve(t, pnid, kref);
 	st(&o->alive, 0);
-	*occ_of(t, loc) = 0;
+	*occ_of(o, loc) = 0;
 	mut_end(t, &m);
 }
 
@@ -884,7 +933,7 @@ static void op_recreate(struct thr *t, struct obj *o)
 		check_dc(t, rc, kref, false, "dcache_instantiate", tp);
 	}
 	unresolve(t, tnid, kref);
-	newloc = *occ_of(t, oldloc) || rndn(t, 2) ? free_loc(t, o) : oldloc;
+	newloc = *occ_of(o, oldloc) || rndn(t, 2) ? free_loc(t, o) : oldloc;
 	st(&o->loc, newloc); /* readers retry until mut_end */
 	do_rename(t, o, 0, tp, tname, tdir, newloc, DC_RENAME_NOREPLACE);
 	st(&o->ino, a.ino);
@@ -892,7 +941,7 @@ static void op_recreate(struct thr *t, struct obj *o)
 	st(&o->kl, kl);
 	st(&o->prevloc, newloc == oldloc ? 0 : oldloc);
 	st(&o->alive, 1);
-	*occ_of(t, newloc) = (uint16_t)(o->id + 1);
+	*occ_of(o, newloc) = (uint16_t)(o->id + 1);
 	mut_end(t, &m);
 }
 
@@ -982,16 +1031,47 @@ static void op_inval(struct thr *t, struct obj *o)
 	unresolve(t, nid, kref);
 }
 
+/*
+ * -x: a removal that failed after dcache_forget_key (the object lives on):
+ * the handler puts the key back with dcache_rekey.  Changes no truth.
+ */
+static void op_forget_rekey(struct thr *t, struct obj *o)
+{
+	uint64_t id;
+
+	if (!ld(&o->alive))
+		return;
+	id = dcache_forget_key(dc, MB_DEV, ld(&o->ino));
+	hist(t, "forget_key(object %u, ino %" PRIu64 "): %" PRIu64 ", rekey",
+	     o->id, ld(&o->ino), id);
+	jitter(t);
+	dcache_rekey(dc, id);
+}
+
 static void updater_once(struct thr *t)
 {
-	struct obj *o = &objs[t->id * NOBJ + rndn(t, NOBJ)];
+	unsigned u = opt_shared ? rndn(t, opt_updaters) : t->id;
+	struct obj *o = &objs[u * NOBJ + rndn(t, NOBJ)];
 	unsigned r = rndn(t, 100);
+	bool lock = opt_shared || opt_readdir;
 
-	if (!ld(&o->alive)) {
-		op_recreate(t, o);
+	if (r >= 92 && (!opt_expire || rndn(t, 2))) {
+		hist(t, "shrink: %zu", dcache_shrink(dc, 1 + rndn(t, 500)));
 		return;
 	}
-	if (r < 20)
+	if (r >= 92 && rndn(t, 2)) {
+		/* what the watcher does when it lost events */
+		hist(t, "expire_all");
+		dcache_expire_all(dc, DC_SRC_WATCH);
+		return;
+	}
+	if (lock)
+		pthread_rwlock_wrlock(&owners[u].lock);
+	if (!ld(&o->alive))
+		op_recreate(t, o);
+	else if (r >= 92)
+		op_forget_rekey(t, o);
+	else if (r < 20)
 		op_rename_free(t, o);
 	else if (r < 28)
 		op_rename_over(t, o);
@@ -1003,10 +1083,10 @@ static void updater_once(struct thr *t)
 		op_setattr(t, o);
 	else if (r < 80)
 		op_set_link(t, o);
-	else if (r < 92)
-		op_inval(t, o);
 	else
-		hist(t, "shrink: %zu", dcache_shrink(dc, 1 + rndn(t, 500)));
+		op_inval(t, o);
+	if (lock)
+		pthread_rwlock_unlock(&owners[u].lock);
 }
 
 /* ---- readers ----------------------------------------------------------- */
@@ -1453,11 +1533,115 @@ static void read_filler(struct thr *t)
 	}
 }
 
+/* -R: what one listing of static directory @sd found. */
+struct rd_check {
+	struct thr *t;
+	unsigned sd, fillers;
+	uint64_t entries;
+};
+
+static int rd_fill(void *arg, const char *name, size_t len,
+		   const struct dc_attr *a)
+{
+	struct rd_check *rc = arg;
+	struct thr *t = rc->t;
+	unsigned owner, slot, f;
+	struct obj *o;
+	uint16_t occ;
+	int64_t K;
+	int end = 0;
+
+	rc->entries++;
+	t->c.checks++;
+	if (!a)
+		fail(t, V_MISMATCH, "readdir of \"%s\": no attributes for %.*s",
+		     sdir_path[rc->sd], (int)len, name);
+	if (rc->sd >= 1 + NTOP && sscanf(name, "f%3u%n", &f, &end) == 1 &&
+	    (size_t)end == len) {
+		/* a filler file: never changes */
+		f += (rc->sd - 1 - NTOP) * NFILL;
+		if (!attr_decode(a, &K) || a->ino != filler_ino[f] ||
+		    K != kenc(f + 1, FILLER_ID)) {
+			print_attr("got", a);
+			fail(t, V_MISMATCH, "readdir of \"%s\": filler %.*s",
+			     sdir_path[rc->sd], (int)len, name);
+		}
+		rc->fillers++;
+		return 0;
+	}
+	if (sscanf(name, "u%u_%u%n", &owner, &slot, &end) != 2 ||
+	    owner >= opt_updaters || slot >= NSLOT)
+		return 0; /* d<t>, s<s>, tmp<u>, race */
+	/* the owners' directory locks are held shared: a stable truth */
+	occ = owners[owner].occ[rc->sd][slot];
+	if (!occ)
+		fail(t, V_STALE,
+		     "readdir of \"%s\" lists %.*s, a free name of owner %u",
+		     sdir_path[rc->sd], (int)len, name, owner);
+	o = &objs[occ - 1];
+	if (a->ino != ld(&o->ino) || !ld(&o->alive)) {
+		print_attr("got", a);
+		fail(t, V_MISMATCH,
+		     "readdir of \"%s\""
+		     ": %.*s should be object %u ino %" PRIu64,
+		     sdir_path[rc->sd], (int)len, name, o->id, ld(&o->ino));
+	}
+	return 0;
+}
+
+/*
+ * -R: list a static directory through the dcache, as a FUSE READDIRPLUS
+ * would, holding every owner's directory lock shared (the kernel holds
+ * the directory's i_rwsem shared across a listing).  What the listing
+ * carries is cached: the other readers then check it as any other entry.
+ */
+static void read_dir(struct thr *t)
+{
+	struct rd_check rc = {t, rndn(t, NSDIR), 0, 0};
+	struct dc_result res = {0};
+	uint64_t nid = DC_ROOT_ID;
+	off_t r;
+	int rc2;
+	unsigned u;
+
+	if (rc.sd) {
+		rc2 = dcache_walk(dc, sdir_path[rc.sd], DC_WANT_KREF, &res);
+		if (rc2 || !res.nodeid)
+			fail(t, V_MISMATCH, "walk of static \"%s\": rc %d",
+			     sdir_path[rc.sd], rc2);
+		nid = res.nodeid;
+	}
+	for (u = 0; u < opt_updaters; u++)
+		pthread_rwlock_rdlock(&owners[u].lock);
+	t->c.reads++;
+	r = dcache_readdir(dc, nid, 0, rd_fill, &rc);
+	for (u = opt_updaters; u-- > 0;)
+		pthread_rwlock_unlock(&owners[u].lock);
+	if (r == -ESTALE) {
+		/* an invalidation dropped the directory's dentry (op_inval):
+		 * the kernel's node id lives on, without a name to ask by */
+		t->c.estale++;
+	} else if (r < 0) {
+		fail(t, V_MISMATCH, "readdir of static \"%s\": %jd",
+		     sdir_path[rc.sd], (intmax_t)r);
+	} else if (rc.sd >= 1 + NTOP && rc.fillers != NFILL) {
+		fail(t, V_MISMATCH, "readdir of \"%s\": %u fillers, not %u",
+		     sdir_path[rc.sd], rc.fillers, NFILL);
+	}
+	if (rc.sd && dcache_forget(dc, nid, 1))
+		fail(t, V_MISMATCH, "forget of static \"%s\"",
+		     sdir_path[rc.sd]);
+}
+
 static void reader_once(struct thr *t)
 {
 	struct obj *o;
 	struct snap s;
 
+	if (opt_readdir && rndn(t, 100) == 0) {
+		read_dir(t);
+		return;
+	}
 	if (rndn(t, 10) == 0) {
 		read_filler(t);
 		return;
@@ -1471,6 +1655,89 @@ static void reader_once(struct thr *t)
 		read_gone(t, &s, s.prev, s.prevname, false);
 	else
 		read_live(t, &s);
+}
+
+/* ---- -a: the alias racers ---------------------------------------------- */
+
+/*
+ * The names race/r<i> always exist in the backend with fixed attributes.
+ * Racer 0 instantiates them and looks them up (revalidating with -t);
+ * racer 1 tells the dcache they were removed.  Nothing is stale here (the
+ * removals are of names that exist): what counts is that no answer is
+ * torn or another object's, and that the cache_debug assertions (alias
+ * list of a dying inode) and the sanitizers stay quiet.
+ */
+static uint64_t race_nid;
+
+static void race_look(struct thr *t, unsigned i)
+{
+	unsigned flags = DC_WANT_ATTR | (rndn(t, 2) ? DC_CACHED : 0) |
+			 (rndn(t, 4) ? 0 : DC_WANT_KREF);
+	struct dc_result res = {0};
+	char p[32];
+	int64_t K;
+	int rc;
+
+	snprintf(p, sizeof(p), "race/r%u", i);
+	t->c.reads++;
+	rc = dcache_walk(dc, p, flags, &res);
+	if (rc == -ENOENT || (rc == -EAGAIN && (flags & DC_CACHED)) ||
+	    rc == -ESTALE) {
+		t->c.unsettled++;
+		return;
+	}
+	t->c.checks++;
+	if (rc)
+		fail(t, V_MISMATCH, "racer walk \"%s\" (%#x): rc %d", p, flags,
+		     rc);
+	if (!attr_decode(&res.attr, &K) || res.attr.ino != race_ino[i] ||
+	    K != race_attr[i].size) {
+		print_attr("got", &res.attr);
+		fail(t, V_MISMATCH, "racer walk \"%s\": wrong attributes", p);
+	}
+	if ((flags & DC_WANT_KREF) && dcache_forget(dc, res.nodeid, 1))
+		fail(t, V_MISMATCH, "racer forget of \"%s\"", p);
+}
+
+static void racer_once(struct thr *t)
+{
+	unsigned i = rndn(t, NRACE);
+	char name[8];
+	int rc;
+
+	snprintf(name, sizeof(name), "r%u", i);
+	jitter(t);
+	if (t->id == 1) {
+		rc = dcache_remove(dc, race_nid, name);
+		if (rc && rc != -ENOENT)
+			fail(t, V_MISMATCH, "racer remove %s: rc %d", name, rc);
+		t->c.updates++;
+	} else if (rndn(t, 2)) {
+		rc = dcache_instantiate(dc, race_nid, name, &race_attr[i], NULL,
+					0, NULL);
+		if (rc && rc != -EAGAIN)
+			fail(t, V_MISMATCH, "racer instantiate %s: rc %d", name,
+			     rc);
+		t->c.updates++;
+	} else {
+		race_look(t, i);
+	}
+}
+
+static void setup_race(void)
+{
+	char p[32];
+
+	xmb(mb_create(mb, "race", S_IFDIR | 0755, NULL), "mkdir", "race");
+	for (unsigned i = 0; i < NRACE; i++) {
+		snprintf(p, sizeof(p), "race/r%u", i);
+		xmb(mb_create(mb, p, S_IFREG | 0644, &race_attr[i]), "create",
+		    p);
+		attr_fill(&race_attr[i], kenc(i + 1, FILLER_ID - 1));
+		xmb(mb_setattr(mb, p, &race_attr[i]), "setattr", p);
+		xmb(mb_stat(mb, p, &race_attr[i]), "stat", p);
+		race_ino[i] = race_attr[i].ino;
+	}
 }
 
 /* ---- threads and main ------------------------------------------------- */
@@ -1491,6 +1758,18 @@ static void *updater_main(void *arg)
 	return NULL;
 }
 
+static void *racer_main(void *arg)
+{
+	struct thr *t = arg;
+
+	dcache_thread_enter();
+	pthread_barrier_wait(&barrier);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
+		racer_once(t);
+	dcache_thread_exit();
+	return NULL;
+}
+
 static void *reader_main(void *arg)
 {
 	struct thr *t = arg;
@@ -1507,7 +1786,7 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [-s seconds] [-r readers] [-u updaters] [-S seed] "
-		"[-y]\n",
+		"[-y] [-t] [-n] [-R] [-x] [-a]\n",
 		prog);
 	exit(2);
 }
@@ -1532,7 +1811,7 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	opt_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	while ((c = getopt(argc, argv, "s:r:u:S:yh")) != -1) {
+	while ((c = getopt(argc, argv, "s:r:u:S:ytnRxah")) != -1) {
 		switch (c) {
 		case 's':
 			opt_seconds = parse_uint(optarg, argv[0]);
@@ -1549,19 +1828,39 @@ int main(int argc, char **argv)
 		case 'y':
 			opt_yield = true;
 			break;
+		case 't':
+			opt_ttl0 = true;
+			break;
+		case 'n':
+			opt_shared = true;
+			break;
+		case 'R':
+			opt_readdir = true;
+			break;
+		case 'x':
+			opt_expire = true;
+			break;
+		case 'a':
+			opt_alias = true;
+			break;
 		default:
 			usage(argv[0]);
 		}
 	}
 	if (optind != argc || opt_updaters < 1 || opt_updaters > MAXUPD)
 		usage(argv[0]);
-	printf("torture: seed %" PRIu64 ", %u s, %u readers, %u updaters%s\n",
+	printf("torture: seed %" PRIu64
+	       ", %u s, %u readers, %u updaters%s%s%s%s%s%s\n",
 	       opt_seed, opt_seconds, opt_readers, opt_updaters,
-	       opt_yield ? ", yields" : "");
+	       opt_yield ? ", yields" : "", opt_ttl0 ? ", TTLs 0" : "",
+	       opt_shared ? ", shared names" : "",
+	       opt_readdir ? ", readdir" : "",
+	       opt_expire ? ", expire/forget_key/rekey" : "",
+	       opt_alias ? ", alias racers" : "");
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 
-	nthr = opt_readers + opt_updaters;
+	nthr = opt_readers + opt_updaters + (opt_alias ? NRACER : 0);
 	thr = calloc(nthr, sizeof(*thr));
 	if (!thr)
 		return 1;
@@ -1574,9 +1873,13 @@ int main(int argc, char **argv)
 			thr[i].id = i;
 			snprintf(thr[i].name, sizeof(thr[i].name), "updater%u",
 				 i);
-		} else {
+		} else if (i < opt_updaters + opt_readers) {
 			snprintf(thr[i].name, sizeof(thr[i].name), "reader%u",
 				 i - opt_updaters);
+		} else {
+			thr[i].id = i - opt_updaters - opt_readers;
+			snprintf(thr[i].name, sizeof(thr[i].name), "racer%u",
+				 thr[i].id);
 		}
 	}
 
@@ -1587,12 +1890,14 @@ int main(int argc, char **argv)
 	setup_tree();
 	for (i = 0; i < opt_updaters; i++)
 		setup_updater(&thr[i]);
+	if (opt_alias)
+		setup_race();
 	cfg.ops = mb_ops();
 	cfg.backend = mb;
 	mb_root_attr(mb, &cfg.root_attr);
-	cfg.entry_ttl_ns = DC_TTL_FOREVER;
-	cfg.neg_ttl_ns = DC_TTL_FOREVER;
-	cfg.attr_ttl_ns = DC_TTL_FOREVER;
+	cfg.entry_ttl_ns = opt_ttl0 ? 0 : DC_TTL_FOREVER;
+	cfg.neg_ttl_ns = opt_ttl0 ? 0 : DC_TTL_FOREVER;
+	cfg.attr_ttl_ns = opt_ttl0 ? 0 : DC_TTL_FOREVER;
 	cfg.max_entries = 2000;
 	cfg.max_pending_frees = 4096;
 	cfg.shrinker_thread = true;
@@ -1607,15 +1912,29 @@ int main(int argc, char **argv)
 		pthread_rwlockattr_init(&ra);
 		pthread_rwlockattr_setkind_np(
 			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		for (i = 0; i < MAXUPD; i++)
+		for (i = 0; i < MAXUPD; i++) {
 			pthread_rwlock_init(&name_lock[i], &ra);
+			pthread_rwlock_init(&owners[i].lock, &ra);
+		}
 		pthread_rwlockattr_destroy(&ra);
+	}
+	if (opt_alias) {
+		/* held for the whole run, as the kernel holds the directory */
+		struct dc_result res = {0};
+
+		rc = dcache_walk(dc, "race", DC_WANT_KREF, &res);
+		if (rc)
+			fail(NULL, V_SETUP, "walk race: %d", rc);
+		race_nid = res.nodeid;
 	}
 	pthread_barrier_init(&barrier, NULL, nthr + 1);
 	for (i = 0; i < nthr; i++) {
-		rc = pthread_create(
-			&thr[i].tid, NULL,
-			i < opt_updaters ? updater_main : reader_main, &thr[i]);
+		rc = pthread_create(&thr[i].tid, NULL,
+				    i < opt_updaters ? updater_main
+				    : i < opt_updaters + opt_readers
+					    ? reader_main
+					    : racer_main,
+				    &thr[i]);
 		if (rc)
 			fail(NULL, V_SETUP, "pthread_create: %s", strerror(rc));
 	}
@@ -1641,6 +1960,8 @@ int main(int argc, char **argv)
 		sum.unsettled += thr[i].c.unsettled;
 		sum.estale_kref += thr[i].c.estale_kref;
 	}
+	if (race_nid && dcache_forget(dc, race_nid, 1))
+		fail(NULL, V_MISMATCH, "forget of race");
 	dcache_stats(dc, &ds);
 	printf("torture: %.1fs seed %" PRIu64 ": reads %" PRIu64
 	       " checks %" PRIu64 " updates %" PRIu64 " evictions %" PRIu64

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/rcu_put_assert.c - in a cache_debug build, a put inside an RCU
- * read section aborts (DESIGN.md §5: no put inside a read section).
+ * read section aborts (DESIGN.md §5: no put inside a read section), and so
+ * does a *_locked function called without its lock.
  *
  * Each case runs in a forked child that builds a cache, takes a reference,
  * enters dcache_read_lock() and puts it.  The parent expects the child to
  * die of SIGABRT; a child that survives exits 0, which fails the test.
  * Control cases do the same put outside the read section and must exit 0.
+ *
+ * The same for the lock-held assertions of the *_locked functions: called
+ * without the lock they document, they abort; with it, they do not.
  */
 #include <signal.h>
 #include <sys/resource.h>
@@ -14,9 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dcache_i.h"
 #include "unit.h"
 
-enum which { PUT_DENTRY, PUT_INODE };
+enum which { PUT_DENTRY, PUT_INODE, ADD_LOCKED, UNHASH_LOCKED };
 
 static void child(enum which w, bool in_rcu)
 {
@@ -37,7 +42,25 @@ static void child(enum which w, bool in_rcu)
 	memset(&res, 0, sizeof(res));
 	if (dcache_walk(e.dc, "f", DC_WANT_DENTRY, &res) || !res.dentry)
 		_exit(2);
-	if (w == PUT_DENTRY) {
+	if (w == ADD_LOCKED) {
+		/* in_rcu: break the rule, here "hold the lock" */
+		if (!in_rcu)
+			lockref_lock(&res.dentry->d_ref);
+		lockref_add_locked(&res.dentry->d_ref, 0);
+		if (!in_rcu)
+			lockref_unlock(&res.dentry->d_ref);
+		dentry_put(res.dentry);
+	} else if (w == UNHASH_LOCKED) {
+		struct dentry *parent = dentry_parent(res.dentry);
+
+		if (!in_rcu)
+			lockref_lock(&parent->d_ref);
+		d_unhash_locked(res.dentry);
+		if (!in_rcu)
+			lockref_unlock(&parent->d_ref);
+		dentry_put(parent);
+		dentry_put(res.dentry);
+	} else if (w == PUT_DENTRY) {
 		if (in_rcu)
 			dcache_read_lock();
 		dentry_put(res.dentry);
@@ -76,7 +99,20 @@ static int run(enum which w, bool in_rcu)
 	return status;
 }
 
-static void check(enum which w, const char *what)
+static void __attribute__((unused)) check_locked(enum which w, const char *what)
+{
+	int st;
+
+	st = run(w, false);
+	ok(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "%s with the lock held: child exits 0 (status 0x%x)", what, st);
+	st = run(w, true);
+	ok(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+	   "%s without the lock: child aborts (status 0x%x%s)", what, st,
+	   st >= 0 && WIFEXITED(st) ? ", it exited" : "");
+}
+
+static void __attribute__((unused)) check(enum which w, const char *what)
 {
 	int st;
 
@@ -95,6 +131,8 @@ int main(void)
 #if defined(DCACHE_DEBUG) && DCACHE_DEBUG
 	check(PUT_DENTRY, "dentry_put");
 	check(PUT_INODE, "dc_inode_put");
+	check_locked(ADD_LOCKED, "lockref_add_locked");
+	check_locked(UNHASH_LOCKED, "d_unhash_locked");
 #else
 	printf("ok 1 # SKIP not a cache_debug build\n");
 	dcache_thread_exit();

@@ -283,6 +283,63 @@ static void test_free_with_krefs(void)
 	ok(1, "dcache_free with kernel references held (see ASan)");
 }
 
+/*
+ * The kernel's lookup count is 64-bit (FUSE nlookup): counts past 2^31 and
+ * 2^32 must neither kill the inode (GETATTR and FORGET answering -ESTALE
+ * for good) nor leak it.  dcache_test_add_nlookup() stands for billions
+ * of DC_WANT_KREF lookups.
+ */
+static void test_nlookup_64bit(void)
+{
+	const uint64_t b31 = 1ull << 31, b32 = 1ull << 32;
+	struct dc_attr a;
+	struct env e;
+	uint64_t id = 0, id2 = 0;
+
+	env_init(&e);
+	must(mb_create(e.mb, "f", S_IFREG | 0644, NULL));
+	if (!env_start(&e))
+		return;
+	is(lookup_id(&e, DC_ROOT_ID, "f", DC_WANT_KREF, &id), 0,
+	   "lookup f with a kernel reference");
+	is(dcache_test_add_nlookup(e.dc, id, b31 - 2), 0,
+	   "2^31 - 2 more kernel lookups");
+	is(nlookup_of(&e, id), (long long)(b31 - 1), "nlookup 2^31 - 1");
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr at 2^31 - 1");
+	is(lookup_id(&e, DC_ROOT_ID, "f", DC_WANT_KREF, &id2), 0,
+	   "one more DC_WANT_KREF lookup (2^31)");
+	is(id2, id, "same node id");
+	is(dcache_getattr(e.dc, id, DC_CACHED, &a), 0,
+	   "getattr past 2^31 (cached)");
+	is(dcache_test_add_nlookup(e.dc, id, b32), 0, "2^32 more");
+	is(nlookup_of(&e, id), (long long)(b32 + b31), "nlookup 2^32 + 2^31");
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr past 2^32");
+	is(dcache_forget(e.dc, id, b32 + b31 - 1), 0,
+	   "forget 2^32 + 2^31 - 1 at once");
+	is(nlookup_of(&e, id), 1, "nlookup 1");
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr with one left");
+	is(dcache_forget(e.dc, id, 1), 0, "forget the last one");
+	is(nlookup_of(&e, id), 0, "nlookup 0");
+	/* no reference left behind: unlinked and uncached, the id dies */
+	must(mb_unlink(e.mb, "f"));
+	is(dcache_remove(e.dc, DC_ROOT_ID, "f"), 0, "remove f");
+	is(dcache_getattr(e.dc, id, 0, &a), -ESTALE,
+	   "its node id is gone with the last reference");
+
+	/* a FORGET of more than there is, with a 64-bit count */
+	must(mb_create(e.mb, "g", S_IFREG | 0644, NULL));
+	is(lookup_id(&e, DC_ROOT_ID, "g", DC_WANT_KREF, &id), 0,
+	   "lookup g with a kernel reference");
+	is(dcache_test_add_nlookup(e.dc, id, b32 - 1), 0, "2^32 - 1 more");
+	is(dcache_forget(e.dc, id, UINT64_MAX), -EINVAL,
+	   "forget UINT64_MAX: -EINVAL");
+	is(nlookup_of(&e, id), 0, "everything was dropped");
+	must(mb_unlink(e.mb, "g"));
+	is(dcache_remove(e.dc, DC_ROOT_ID, "g"), 0, "remove g");
+	is(dcache_forget(e.dc, id, 1), -ESTALE, "then its node id is gone");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -292,6 +349,7 @@ int main(void)
 	test_hard_links();
 	test_private();
 	test_free_with_krefs();
+	test_nlookup_64bit();
 	dcache_thread_exit();
 	return tap_done();
 }

@@ -193,11 +193,72 @@ static void test_readdir_replaces(void)
 	env_fini(&e);
 }
 
+/*
+ * A listing's entries are cached after the backend produced them.  A
+ * change seen meanwhile (the watcher: the name is removed directly in
+ * SOURCE and invalidated in the cache) must not be undone by caching the
+ * listing's older view of that name.
+ */
+struct race_ctx {
+	struct env *e;
+	const char *victim;
+	bool done;
+};
+
+static int fill_remove(void *ctx, const char *name, size_t len,
+		       const struct dc_attr *attr)
+{
+	struct race_ctx *r = ctx;
+
+	(void)name;
+	(void)len;
+	(void)attr;
+	if (!r->done) {
+		/* the listing is read; later entries are cached after us */
+		r->done = true;
+		must(mb_unlink(r->e->mb, r->victim));
+		dcache_remove(r->e->dc, DC_ROOT_ID, r->victim);
+		dcache_inval_entry(r->e->dc, DC_ROOT_ID, r->victim,
+				   DC_SRC_WATCH);
+	}
+	return 0;
+}
+
+static void test_readdir_vs_removal(void)
+{
+	struct race_ctx r;
+	struct env e;
+	uint64_t id;
+	off_t pos;
+	int err;
+
+	env_init(&e);
+	must(mb_create(e.mb, "a", S_IFREG | 0644, NULL));
+	must(mb_create(e.mb, "b", S_IFREG | 0644, NULL));
+	if (!env_start(&e))
+		return;
+	/* b cached (negative would do too): the removal finds it */
+	is(lookup_id(&e, DC_ROOT_ID, "b", 0, &id), 0, "b found");
+	r.e = &e;
+	r.victim = "b";
+	r.done = false;
+	pos = dcache_readdir(e.dc, DC_ROOT_ID, 0, fill_remove, &r);
+	ok(pos > 0 && r.done, "listing read");
+	err = lookup_id(&e, DC_ROOT_ID, "b", DC_CACHED, &id);
+	ok(err == -ENOENT || err == -EAGAIN,
+	   "b, removed during the listing, is not cached as present (%d)",
+	   err);
+	is(lookup_id(&e, DC_ROOT_ID, "b", 0, &id), -ENOENT,
+	   "b is gone for an uncached lookup");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
 	test_readdir();
 	test_readdir_replaces();
+	test_readdir_vs_removal();
 	dcache_thread_exit();
 	return tap_done();
 }
