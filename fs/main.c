@@ -709,6 +709,7 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	rfs_locks_stop();
 	if (stats)
 		rfs_stats_stop();
 	watch_stop();

@@ -25,23 +25,21 @@
  * processes through the mount exclude each other (and processes locking
  * SOURCE directly) as they would on SOURCE, a process never conflicts with
  * itself through two opens, a forked child is another owner, and FLUSH
- * from an owner drops exactly that owner's locks and closes its fd.
+ * from an owner drops exactly that owner's locks.  OFD locks taken
+ * through the mount (F_OFD_SETLK) reach us the same way, with the open
+ * file as their owner; no FLUSH ever names that owner, so RELEASE drops
+ * the locks of every owner that locked through the open being released
+ * ("locks end with their open" below).
  * Limitations: l_pid in a GETLK answer is the holder's pid when the holder
  * locked through this mount and can be identified (otherwise a classic
  * lock's holder pid as SOURCE reports it, or 0 when unknown); OFD locks
- * have no deadlock detection (no EDEADLK); a waiting SETLKW occupies a
- * worker thread until granted or interrupted.
+ * have no deadlock detection (no EDEADLK).  A request that must wait
+ * waits on a thread of its own, never on a worker ("blocking waits").
  *
  * flock(2) locks belong to the open file description, which is exactly
  * the FUSE open and its backing fd: forwarded as they are.
  *
- * Interrupts.  A blocking lock request waits in fcntl/flock on a worker.
- * When the kernel interrupts the request (the caller got a signal), the
- * interrupt callback sends the worker an otherwise unused real-time signal
- * whose handler does nothing and is installed without SA_RESTART, so the
- * wait ends with EINTR.  A signal that lands between the check of the
- * interrupted flag and the start of the wait is lost; the wait then lasts
- * until the lock is granted.
+ * Interrupts: see "blocking waits" below.
  */
 #include "rcufs.h"
 
@@ -62,11 +60,20 @@
  * that requests which come without a file handle (fstat, fchmod, fgetxattr of an unlinked file: the kernel sends
  * no fh for them) can still reach the object once no name leads to it.
  */
-struct ofile {
-	struct ofile *next; /* of_lock */
-	uint64_t nodeid;    /* immutable */
-	int fd;		    /* immutable; open while listed */
+struct lkowner;
+struct lkref {
+	struct lkref *next;
+	struct lkowner *o; /* referenced */
 };
+
+struct ofile {
+	struct ofile *next;  /* of_lock */
+	uint64_t nodeid;     /* immutable */
+	int fd;		     /* immutable; open while listed */
+	struct lkref *locks; /* of_lock: owners that locked through it */
+};
+
+static void lk_drop_refs(struct lkref *l);
 
 #define OF_HASH 1024
 static pthread_mutex_t of_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -85,6 +92,7 @@ int rfs_open_add(uint64_t nodeid, int fd)
 		return -ENOMEM;
 	f->nodeid = nodeid;
 	f->fd = fd;
+	f->locks = NULL;
 	pthread_mutex_lock(&of_lock);
 	f->next = *of_bucket(nodeid);
 	*of_bucket(nodeid) = f;
@@ -92,7 +100,11 @@ int rfs_open_add(uint64_t nodeid, int fd)
 	return 0;
 }
 
-/* Unlist @fd (before it is closed). */
+/*
+ * Unlist @fd (before it is closed): the open is released, so every lock
+ * taken through it that its owner still holds goes (see "Locks end with
+ * their open" below).
+ */
 void rfs_open_del(uint64_t nodeid, int fd)
 {
 	struct ofile **pp, *f = NULL;
@@ -106,7 +118,10 @@ void rfs_open_del(uint64_t nodeid, int fd)
 		}
 	}
 	pthread_mutex_unlock(&of_lock);
-	free(f);
+	if (f) {
+		lk_drop_refs(f->locks);
+		free(f);
+	}
 }
 
 /*
@@ -578,12 +593,122 @@ static pid_t lk_holder(const struct lkowner *me, const struct flock *fl)
 	return pid;
 }
 
-/* ---- interruptible waits ------------------------------------------------ */
+/* ---- locks end with their open ------------------------------------------ */
 
-struct lkwait {
-	pthread_t thread;
+/*
+ * The kernel tells which open a lock request came through (fi->fh) but
+ * not whether it is a POSIX lock (owner: the process's file table, ended
+ * by FLUSH) or an OFD lock (owner: the open file itself, which no FLUSH
+ * names: the kernel sends nothing when the open is released).  So every
+ * owner that takes a lock through an open is registered with it, and
+ * RELEASE drops those still hashed.  That is right for both kinds: an OFD
+ * owner locks through that one open only, and a POSIX owner that locked
+ * through it closed it (a FLUSH, which unhashed it) before the open could
+ * be released -- a later lock by that process makes a new owner entry,
+ * registered with the open it used.
+ */
+static void lk_register(uint64_t nodeid, int fh, struct lkowner *o)
+{
+	struct lkref *l, *mine = malloc(sizeof(*mine));
+	struct ofile *f;
+
+	pthread_mutex_lock(&of_lock);
+	for (f = *of_bucket(nodeid); f; f = f->next)
+		if (f->nodeid == nodeid && f->fd == fh)
+			break;
+	for (l = f ? f->locks : NULL; l; l = l->next)
+		if (l->o == o)
+			break;
+	if (f && !l && mine) {
+		pthread_mutex_lock(&lk_lock);
+		o->refs++;
+		pthread_mutex_unlock(&lk_lock);
+		mine->o = o;
+		mine->next = f->locks;
+		f->locks = mine;
+		mine = NULL;
+	}
+	pthread_mutex_unlock(&of_lock);
+	/* without memory the lock still works; it lasts until the owner's
+	 * FLUSH (a POSIX owner) or the unmount */
+	free(mine);
+}
+
+/* Unhash @o and drop every lock it holds (FLUSH of a POSIX owner, RELEASE
+ * of the open an owner locked through).  Returns whether it was hashed. */
+static bool lk_end_owner(struct lkowner *o)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+	bool was;
+	int err = 0;
+
+	pthread_mutex_lock(&lk_lock);
+	was = o->hashed;
+	if (was) {
+		lk_unhash_locked(o); /* the hash's reference is now ours */
+		if (fcntl(o->fd, F_OFD_SETLK, &fl) < 0)
+			err = errno;
+	}
+	pthread_mutex_unlock(&lk_lock);
+	if (err)
+		rfs_warn("unlock of %lu: %s", (unsigned long)o->nodeid,
+			 strerror(err));
+	if (was)
+		lk_put(o);
+	return was;
+}
+
+static void lk_drop_refs(struct lkref *l)
+{
+	struct lkref *next;
+
+	for (; l; l = next) {
+		next = l->next;
+		lk_end_owner(l->o);
+		lk_put(l->o);
+		free(l);
+	}
+}
+
+/* ---- blocking waits, off the worker threads ----------------------------- */
+
+/*
+ * A lock request that must wait (SETLKW, flock without LOCK_NB) never
+ * waits on a libfuse worker: the handler hands it to a thread of its own
+ * and returns, and that thread waits in fcntl/flock, replies and ends.
+ * So any number of waiters leave every worker free for the unlock, FLUSH
+ * or RELEASE that will end their wait (xfstests generic/478 used to hang
+ * the daemon with as many waiters as workers).  Waiters are bounded
+ * (LK_MAX_WAITERS; one more is answered ENOLCK), each costs a small stack.
+ *
+ * Interrupts.  When the kernel interrupts a waiting request (the caller
+ * got a signal), the interrupt callback sends the waiter thread an
+ * otherwise unused real-time signal whose handler does nothing and is
+ * installed without SA_RESTART, so the wait ends with EINTR.  A signal
+ * that lands between the check of the interrupted flag and the start of
+ * the wait is lost; the wait then lasts until the lock is granted.  At
+ * unmount, rfs_locks_stop() interrupts every waiter the same way (again
+ * and again, which also covers that race) and waits for them.
+ */
+#define LK_MAX_WAITERS 1024
+#define LK_WAITER_STACK (128 * 1024)
+
+struct lkwaiter {
+	struct lkwaiter *next; /* lw_lock */
+	fuse_req_t req;
+	struct lkowner *o; /* SETLKW: referenced, wait on o->fd */
+	int fd;		   /* flock: the open's fd */
+	int op;		   /* flock operation */
+	struct flock fl;   /* SETLKW */
+	pthread_t thread;  /* set by the thread before it can be signalled */
 	atomic_int interrupted;
+	atomic_int started; /* thread is set */
 };
+
+static pthread_mutex_t lw_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lkwaiter *lw_list; /* lw_lock */
+static unsigned lw_count;	 /* lw_lock */
+static bool lw_stopping;	 /* lw_lock */
 
 static int lk_signo;
 static pthread_once_t lk_sig_once = PTHREAD_ONCE_INIT;
@@ -609,45 +734,140 @@ static void lk_sig_setup(void)
 	}
 }
 
-/* Called by libfuse with the request's lock held; do not block. */
-static void lk_interrupt(fuse_req_t req, void *data)
+/* Caller holds the request's lock (libfuse) or lw_lock; does not block. */
+static void lk_kick(struct lkwaiter *w)
 {
-	struct lkwait *w = data;
-
-	(void)req;
 	atomic_store(&w->interrupted, 1);
-	if (lk_signo)
+	if (lk_signo && atomic_load(&w->started))
 		pthread_kill(w->thread, lk_signo);
 }
 
-/*
- * A blocking lock call: fcntl(@fd, F_OFD_SETLKW, @fl) when @fl is given,
- * else flock(@fd, @op).  Returns 0 or a negative errno (-EINTR when the
- * kernel interrupted the request).
- */
-static int lk_wait(fuse_req_t req, int fd, struct flock *fl, int op)
+/* Called by libfuse with the request's lock held; do not block. */
+static void lk_interrupt(fuse_req_t req, void *data)
 {
-	struct lkwait w;
+	(void)req;
+	lk_kick(data);
+}
+
+static void *lk_waiter_main(void *arg)
+{
+	struct lkwaiter *w = arg, **pp;
 	int r, err;
 
-	pthread_once(&lk_sig_once, lk_sig_setup);
-	w.thread = pthread_self();
-	atomic_init(&w.interrupted, 0);
-	fuse_req_interrupt_func(req, lk_interrupt, &w);
+	w->thread = pthread_self();
+	atomic_store(&w->started, 1);
+	/* runs the callback at once if the request was interrupted already */
+	fuse_req_interrupt_func(w->req, lk_interrupt, w);
 	for (;;) {
-		if (atomic_load(&w.interrupted)) {
+		if (atomic_load(&w->interrupted)) {
 			err = -EINTR;
 			break;
 		}
-		r = fl ? fcntl(fd, F_OFD_SETLKW, fl) : flock(fd, op);
+		r = w->o ? fcntl(w->o->fd, F_OFD_SETLKW, &w->fl)
+			 : flock(w->fd, w->op);
 		err = r < 0 ? -errno : 0;
 		if (err != -EINTR)
 			break;
 		/* EINTR without an interrupt (a stray signal): wait again */
 	}
-	/* no callback may run once we return (w is on our stack) */
-	fuse_req_interrupt_func(req, NULL, NULL);
-	return err;
+	/* no callback may run once we go on (w is freed below) */
+	fuse_req_interrupt_func(w->req, NULL, NULL);
+	if (w->o)
+		lk_put(w->o);
+	rfs_reply_err(w->req, err);
+
+	pthread_mutex_lock(&lw_lock);
+	for (pp = &lw_list; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	lw_count--;
+	pthread_mutex_unlock(&lw_lock);
+	free(w);
+	return NULL;
+}
+
+/*
+ * Hand a blocking lock request to a waiter thread: fcntl(@o->fd,
+ * F_OFD_SETLKW, @fl) when @o is given (its reference passes to the
+ * waiter), else flock(@fd, @op).  It replies.  Returns 0, or a negative
+ * errno when no waiter could start (then the caller replies and still
+ * owns @o's reference).
+ */
+static int lk_wait_async(fuse_req_t req, struct lkowner *o,
+			 const struct flock *fl, int fd, int op)
+{
+	struct lkwaiter *w;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	pthread_once(&lk_sig_once, lk_sig_setup);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOLCK;
+	w->req = req;
+	w->o = o;
+	w->fd = fd;
+	w->op = op;
+	if (fl)
+		w->fl = *fl;
+	atomic_init(&w->interrupted, 0);
+	atomic_init(&w->started, 0);
+
+	pthread_mutex_lock(&lw_lock);
+	if (lw_stopping || lw_count >= LK_MAX_WAITERS) {
+		pthread_mutex_unlock(&lw_lock);
+		free(w);
+		return -ENOLCK;
+	}
+	w->next = lw_list;
+	lw_list = w;
+	lw_count++;
+	pthread_mutex_unlock(&lw_lock);
+
+	err = pthread_attr_init(&attr);
+	if (!err) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, LK_WAITER_STACK);
+		err = pthread_create(&t, &attr, lk_waiter_main, w);
+		pthread_attr_destroy(&attr);
+	}
+	if (!err)
+		return 0;
+	pthread_mutex_lock(&lw_lock);
+	for (struct lkwaiter **pp = &lw_list; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	lw_count--;
+	pthread_mutex_unlock(&lw_lock);
+	free(w);
+	return -ENOLCK;
+}
+
+void rfs_locks_stop(void)
+{
+	struct lkwaiter *w;
+	unsigned left;
+	int i;
+
+	for (i = 0; i < 500; i++) { /* at most 5 s */
+		pthread_mutex_lock(&lw_lock);
+		lw_stopping = true;
+		for (w = lw_list; w; w = w->next)
+			lk_kick(w);
+		left = lw_count;
+		pthread_mutex_unlock(&lw_lock);
+		if (!left)
+			return;
+		usleep(10000);
+	}
+	rfs_warn("%u lock waiters did not end", left);
 }
 
 /* ---- lock handlers ------------------------------------------------------ */
@@ -707,9 +927,13 @@ void rfs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		rfs_reply_err(req, err);
 		return;
 	}
+	if (!unlock)
+		lk_register(ino, (int)fi->fh, o);
 	fl.l_pid = 0; /* OFD locks require it */
 	if (sleep && !unlock) {
-		err = lk_wait(req, o->fd, &fl, 0);
+		err = lk_wait_async(req, o, &fl, -1, 0);
+		if (!err)
+			return; /* the waiter replies and puts o */
 	} else {
 		err = fcntl(o->fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
 		if (err == -EACCES)
@@ -726,10 +950,14 @@ void rfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 	(void)ino;
 	rfs_thread_enter();
-	if ((op & LOCK_NB) || (op & LOCK_UN))
+	if ((op & LOCK_NB) || (op & LOCK_UN)) {
 		err = flock(fd, op) < 0 ? -errno : 0;
-	else
-		err = lk_wait(req, fd, NULL, op);
+	} else {
+		/* the open cannot be released while its request waits */
+		err = lk_wait_async(req, NULL, NULL, fd, op);
+		if (!err)
+			return;
+	}
 	rfs_reply_err(req, err);
 }
 
@@ -737,7 +965,6 @@ void rfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 	struct lkowner *o;
 	int fd, err = 0;
 
@@ -745,18 +972,12 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* a close by the owner drops all its POSIX locks on the file */
 	pthread_mutex_lock(&lk_lock);
 	o = lk_find_locked(ino, fi->lock_owner);
-	if (o) {
-		lk_unhash_locked(o); /* the hash's reference is now ours */
-		if (fcntl(o->fd, F_OFD_SETLK, &fl) < 0)
-			err = -errno;
-	}
+	if (o)
+		o->refs++;
 	pthread_mutex_unlock(&lk_lock);
 	if (o) {
-		if (err)
-			rfs_warn("unlock on close of %lu: %s",
-				 (unsigned long)ino, strerror(-err));
+		lk_end_owner(o);
 		lk_put(o);
-		err = 0;
 	}
 	/* a close of a copy reports what a close would (NFS: write errors) */
 	fd = dup((int)fi->fh);
@@ -770,6 +991,7 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void rfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	rfs_thread_enter();
+	/* and the locks of every owner that locked through this open */
 	rfs_open_del(ino, (int)fi->fh);
 	/* drops the flock locks of this open with the fd */
 	close((int)fi->fh);

@@ -551,6 +551,9 @@ void rfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags);
 void rfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi);
+/* Interrupt every blocked lock request and wait (a few seconds at most)
+ * for its waiter thread to reply; after the session loop ended. */
+void rfs_locks_stop(void);
 /*
  * A new fd of any file or directory of @nodeid open through the mount, or
  * -ESTALE: how an unlinked but still open object is reached (fstat,
