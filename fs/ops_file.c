@@ -202,6 +202,42 @@ static void set_open_reply(struct fuse_file_info *fi, int fd)
 		fi->direct_io = 1;
 }
 
+/*
+ * The kernel opens a file to execute it (execve, uselib) read-only with
+ * __FMODE_EXEC in the flags it forwards; open(2) cannot set that bit.
+ */
+#define RFS_FMODE_EXEC 040
+
+/*
+ * An exec open refused to the caller, who may execute but not read the
+ * file (mode 0711): exec needs only the execute permission, which the
+ * kernel checked (and, without default_permissions, SOURCE checks here as
+ * the caller); the kernel reads the program through this open for the
+ * exec alone.  So the file is opened by the daemon.
+ */
+static int open_for_exec(fuse_req_t req, fuse_ino_t ino, int flags)
+{
+	struct dc_attr a;
+	struct stat st;
+	char proc[64];
+	int opath, fd, err;
+
+	opath = backing_open_path(ino, &st);
+	if (opath < 0)
+		return opath;
+	dc_attr_from_stat(&a, &st);
+	err = S_ISREG(st.st_mode) ? rfs_caller_may(req, ino, &a, X_OK)
+				  : -EACCES;
+	if (!err) {
+		backing_proc_path(opath, proc);
+		fd = open(proc, (flags & ~(RFS_FMODE_EXEC | O_NOFOLLOW)) |
+					O_CLOEXEC);
+		err = fd < 0 ? -errno : fd;
+	}
+	close(opath);
+	return err;
+}
+
 void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	bool upgraded;
@@ -212,6 +248,9 @@ void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	for (;;) {
 		/* as the caller: O_TRUNC clears setuid/setgid as on SOURCE */
 		fd = backing_open_as(ino, flags, req);
+		if (fd == -EACCES && (flags & RFS_FMODE_EXEC) &&
+		    (flags & O_ACCMODE) == O_RDONLY)
+			fd = open_for_exec(req, ino, flags);
 		if (fd >= 0)
 			break;
 		flags = retry_flags(flags, fd, &upgraded);
