@@ -230,8 +230,8 @@ static int open_for_exec(fuse_req_t req, fuse_ino_t ino, int flags)
 				  : -EACCES;
 	if (!err) {
 		backing_proc_path(opath, proc);
-		fd = open(proc, (flags & ~(RFS_FMODE_EXEC | O_NOFOLLOW)) |
-					O_CLOEXEC);
+		fd = open(proc,
+			  (flags & ~(RFS_FMODE_EXEC | O_NOFOLLOW)) | O_CLOEXEC);
 		err = fd < 0 ? -errno : fd;
 	}
 	close(opath);
