@@ -198,8 +198,16 @@ static void set_open_reply(struct fuse_file_info *fi, int fd)
 	/* the page cache survives a reopen when changes made directly in
 	 * SOURCE cannot happen (exclusive) or are watched (they drop it) */
 	fi->keep_cache = rfs.o.writeback || rfs_kernel_may_cache();
-	if (fi->flags & O_DIRECT)
-		fi->direct_io = 1;
+	/*
+	 * No direct_io for O_DIRECT opens: the kernel then does their direct
+	 * reads and writes itself (its ->direct_IO sends them to us as they
+	 * come, uncached) and keeps its page cache coherent around them, as
+	 * for a native filesystem: cached pages of the range are written
+	 * back before and dropped after a direct write, and the file can be
+	 * mapped shared.  With direct_io the kernel refuses shared mappings
+	 * (ENODEV) and a buffered open kept the stale pages after a direct
+	 * write (xfstests generic/091, 263, 451).
+	 */
 }
 
 /*
@@ -426,6 +434,38 @@ static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
 	return n;
 }
 
+/*
+ * After a direct write (the file is O_DIRECT: the kernel sends its flags
+ * with every WRITE), drop the written range from the kernel's page cache
+ * before replying.  The kernel drops it itself before a direct write and,
+ * for a synchronous one, after; but an asynchronous one (io_submit)
+ * completes with our reply and nothing drops the pages that buffered
+ * readers brought back in meanwhile: they would read stale data
+ * (xfstests generic/451).  So this handler notifies the kernel itself,
+ * which is safe only while other workers are free: the kernel may wait
+ * for a page under a READ that another worker must answer.  At most half
+ * of the workers notify at once (none with -s); beyond that the notifier
+ * thread of coherence=watch does it after the reply (or, in other modes,
+ * nobody: the pages may then stay stale until they are dropped).
+ */
+static atomic_uint dio_notifying;
+
+static void dio_written(fuse_ino_t ino, off_t off, size_t len)
+{
+	unsigned max = rfs.o.singlethread ? 0 : rfs.o.threads / 2;
+	int err;
+
+	if (atomic_fetch_add(&dio_notifying, 1) < max) {
+		err = fuse_lowlevel_notify_inval_inode(rfs.se, ino, off,
+						       (off_t)len);
+		if (err && err != -ENOENT)
+			rfs_queue_inval_data(ino, off);
+	} else {
+		rfs_queue_inval_data(ino, off);
+	}
+	atomic_fetch_sub(&dio_notifying, 1);
+}
+
 void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		   off_t off, struct fuse_file_info *fi)
 {
@@ -453,6 +493,8 @@ void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		/* SOURCE may have cleared setuid/setgid where the kernel did
 		 * not (a group-only setgid): its cached mode is stale */
 		rfs_queue_inval_attr(ino);
+	if (n > 0 && (fi->flags & O_DIRECT) && !fi->writepage)
+		dio_written(ino, off, (size_t)n);
 	if (n < 0)
 		rfs_reply_err(req, (int)n);
 	else

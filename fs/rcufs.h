@@ -150,6 +150,9 @@ bool rfs_kernel_may_cache(void);
  * notifier runs (not coherence=watch).  Any thread, outside RCU.
  */
 void rfs_queue_inval_attr(uint64_t nodeid);
+/* Likewise: the kernel is to drop its cached pages of @nodeid from @off
+ * to the end (and its attributes). */
+void rfs_queue_inval_data(uint64_t nodeid, off_t off);
 /* Likewise: the kernel is to drop every name and inode's attributes
  * (SOURCE was lost).  Not from a request handler's hot path. */
 void rfs_queue_inval_all(void);
