@@ -200,11 +200,24 @@ static bool last_name(int dirfd, const char *name, struct stat *st)
 	return S_ISDIR(st->st_mode) || st->st_nlink <= 1;
 }
 
+/*
+ * Directory @name in @parent is about to be removed (rmdir, or replaced
+ * by a rename).  Without OPENDIR nothing else keeps it open, so a process
+ * that holds it open could no longer fstat or list it: keep its fd.
+ */
+static void pin_cached_dir(fuse_ino_t parent, const char *name)
+{
+	struct dc_result res;
+
+	if (rfs.no_opendir &&
+	    !dcache_lookup(rfs.dc, parent, name, DC_CACHED, &res) && res.nodeid)
+		backing_pin_dir(res.nodeid);
+}
+
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int flags)
 {
 	struct rfs_saved saved;
-	struct dc_result res;
 	struct fdent *ref;
 	struct stat st;
 	uint64_t unkeyed = 0;
@@ -219,10 +232,8 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* before the removal frees the inode number: see last_name() */
 	if (last_name(dirfd, name, &st))
 		unkeyed = dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
-	/* no OPENDIR: nothing else keeps a directory open once removed */
-	if (rfs.no_opendir && (flags & AT_REMOVEDIR) &&
-	    !dcache_lookup(rfs.dc, parent, name, DC_CACHED, &res) && res.nodeid)
-		backing_pin_dir(res.nodeid);
+	if (flags & AT_REMOVEDIR)
+		pin_cached_dir(parent, name);
 	/* as the caller: write permission, sticky directories */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -284,6 +295,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	    !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
 	      sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino))
 		unkeyed = dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
+	/* a directory replaced is removed: kept usable as by rmdir */
+	if (unkeyed && S_ISDIR(tst.st_mode))
+		pin_cached_dir(newparent, newname);
 	/* as the caller: sticky directories, a moved directory's ".." */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
