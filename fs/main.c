@@ -57,8 +57,10 @@ static void usage(FILE *f)
 		   "    -o ro                  read-only mount\n"
 		   "    -o fsname=NAME         filesystem name in /proc/mounts "
 		   "(default: SOURCE)\n"
-		   "    -o subtype=NAME        filesystem subtype (default: "
-		   "rcufs)\n"
+		   "    -o subtype=NAME        filesystem subtype: the type "
+		   "is fuse.NAME\n"
+		   "                           (default: rcufs); "
+		   "subtype= (empty): fuse\n"
 		   "    -o auto_unmount        unmount when rcufs exits, even "
 		   "if killed\n"
 		   "\n"
@@ -321,8 +323,9 @@ static void parse_opt(char *o)
 			die("bad value for fsname: '%s' (no commas)", v);
 		rfs.o.fsname = strdup(v);
 	} else if (IS("subtype")) {
+		/* empty: the kernel shows the type as plain "fuse" */
 		NEED_VALUE();
-		if (strchr(v, ',') || !*v)
+		if (strchr(v, ',') || strchr(v, ' ') || strchr(v, '/'))
 			die("bad value for subtype: '%s'", v);
 		rfs.o.subtype = strdup(v);
 	} else if (is_ignored(o)) {
@@ -654,7 +657,8 @@ int main(int argc, char **argv)
 	add_mountopt(opt);
 	snprintf(opt, sizeof(opt), "subtype=%s",
 		 rfs.o.subtype ? rfs.o.subtype : "rcufs");
-	add_mountopt(opt);
+	if (strcmp(opt, "subtype="))
+		add_mountopt(opt);
 	if (rfs.o.default_permissions)
 		add_mountopt("default_permissions");
 	if (rfs.o.allow_other)
