@@ -31,6 +31,24 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* ---- sync and dirsync ---------------------------------------------------- */
+
+int rfs_dirsync(int dirfd)
+{
+	int fd, err = 0;
+
+	if (!rfs.o.sync && !rfs.o.dirsync)
+		return 0;
+	/* dirfd is O_PATH: fsync needs a real open */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* ---- creation ---------------------------------------------------------- */
 
 /*
@@ -91,6 +109,11 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	err = r < 0 ? -errno : 0;
 	rfs_as_daemon(&saved);
+	if (!err) {
+		err = rfs_dirsync(dirfd);
+		if (err)
+			dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
+	}
 	if (err) {
 		backing_put_dir(ref);
 		rfs_reply_err(req, err);
@@ -172,6 +195,12 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	rfs_as_daemon(&saved);
 out_link:
 	close(opath);
+	if (!err) {
+		err = rfs_dirsync(dirfd);
+		if (err)
+			dcache_inval_entry(rfs.dc, newparent, newname,
+					   DC_SRC_LOCAL);
+	}
 	if (err) {
 		backing_put_dir(ref);
 		rfs_reply_err(req, err);
@@ -240,12 +269,14 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
 		rfs_as_daemon(&saved);
 	}
-	backing_put_dir(ref);
-	if (!err)
+	if (!err) {
 		/* -ENOENT: the name was not cached, nothing to update */
 		dcache_remove(rfs.dc, parent, name);
-	else
+		err = rfs_dirsync(dirfd);
+	} else {
 		dcache_rekey(rfs.dc, unkeyed);
+	}
+	backing_put_dir(ref);
 	rfs_reply_err(req, err);
 }
 
@@ -305,8 +336,6 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 								    : 0;
 		rfs_as_daemon(&saved);
 	}
-	backing_put_dir(ref2);
-	backing_put_dir(ref1);
 	if (!err &&
 	    dcache_rename(rfs.dc, parent, name, newparent, newname, dcflags)) {
 		/* the cache could not follow: the backend is the truth */
@@ -315,6 +344,12 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (err)
 		dcache_rekey(rfs.dc, unkeyed);
+	if (!err)
+		err = rfs_dirsync(fd2);
+	if (!err && fd1 != fd2)
+		err = rfs_dirsync(fd1);
+	backing_put_dir(ref2);
+	backing_put_dir(ref1);
 	rfs_reply_err(req, err);
 }
 
@@ -406,7 +441,8 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* the kernel may keep the listing: a change made directly in SOURCE
 	 * drops it (watcher: notify_inval_inode of the directory), one made
 	 * through the mount too (the kernel's own directory version) */
-	fi->cache_readdir = fi->keep_cache = rfs_kernel_may_cache();
+	fi->cache_readdir = fi->keep_cache =
+		rfs_kernel_may_cache() && !rfs.atime_exact;
 	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
 	if (rfs_open_add(ino, fd)) {
 		pthread_mutex_destroy(&d->lock);
@@ -658,14 +694,23 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	close(once.fd);
 }
 
+/* Listing may have moved the directory's atime on SOURCE (see rfs_read). */
+static void listed(fuse_ino_t ino)
+{
+	if (rfs.diratime_moves)
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
+}
+
 void rfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
 	readdir_any(req, ino, size, off, fi, false);
+	listed(ino);
 }
 
 void rfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	readdir_any(req, ino, size, off, fi, true);
+	listed(ino);
 }

@@ -197,7 +197,8 @@ static void set_open_reply(struct fuse_file_info *fi, int fd)
 	fi->fh = (uint64_t)fd;
 	/* the page cache survives a reopen when changes made directly in
 	 * SOURCE cannot happen (exclusive) or are watched (they drop it) */
-	fi->keep_cache = rfs.o.writeback || rfs_kernel_may_cache();
+	fi->keep_cache =
+		(rfs.o.writeback || rfs_kernel_may_cache()) && !rfs.atime_exact;
 	/*
 	 * No direct_io for O_DIRECT opens: the kernel then does their direct
 	 * reads and writes itself (its ->direct_IO sends them to us as they
@@ -329,7 +330,10 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			return;
 		}
 	}
+	err = rfs_dirsync(dirfd);
 	backing_put_dir(ref);
+	if (err)
+		goto fail;
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
 		goto fail;
@@ -385,7 +389,6 @@ void rfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
-	(void)ino;
 	rfs_thread_enter();
 	buf.buf[0].flags =
 		FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
@@ -393,6 +396,14 @@ void rfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].pos = off;
 	/* libfuse replies with the error itself when the copy fails */
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	/*
+	 * The read may have moved the atime on SOURCE; the kernel drops its
+	 * own after every read and asks again, so the cached one must go
+	 * too (cheap: the next GETATTR asks SOURCE).  Not with noatime or
+	 * a read-only mount, and not for an O_NOATIME open.
+	 */
+	if (rfs.atime_moves && !(fi->flags & O_NOATIME))
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
 }
 
 /* Copy @src to @fd at @off. */

@@ -88,7 +88,7 @@ static const char *why_lost(void)
 {
 	struct stat st;
 
-	if (fstat(rfs.root_fd, &st) == 0 && st.st_nlink == 0)
+	if (fstat(rfs.source_fd, &st) == 0 && st.st_nlink == 0)
 		return "was removed";
 	if (root_mnt_id >= 0 && !mount_listed(root_mnt_id))
 		return "is no longer mounted (its filesystem was unmounted)";
@@ -134,7 +134,8 @@ int rfs_source_watch_start(void)
 {
 	int err;
 
-	root_mnt_id = fd_mnt_id(rfs.root_fd);
+	/* SOURCE's own mount: root_fd may be on a private clone of it */
+	root_mnt_id = fd_mnt_id(rfs.source_fd);
 	err = pthread_create(&wd_thread, NULL, watch, NULL);
 	if (err)
 		return -err;
