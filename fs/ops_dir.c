@@ -301,8 +301,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int fd1, fd2, err;
 
 	rfs_thread_enter();
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		/* RENAME_WHITEOUT and anything newer: not supported */
+	if (flags &
+	    ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+		/* anything newer: not supported */
 		rfs_reply_err(req, -EINVAL);
 		return;
 	}
@@ -344,6 +345,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (err)
 		dcache_rekey(rfs.dc, unkeyed);
+	else if (flags & RENAME_WHITEOUT)
+		/* SOURCE made a whiteout where the old name was */
+		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
 	if (!err)
 		err = rfs_dirsync(fd2);
 	if (!err && fd1 != fd2)
