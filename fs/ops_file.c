@@ -50,7 +50,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* ---- open files by node id ---------------------------------------------- */
@@ -1179,4 +1181,84 @@ void rfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		rfs_reply_err(req, -errno);
 	else
 		fuse_reply_lseek(req, res);
+}
+
+/* ---- ioctl ----------------------------------------------------------------- */
+
+/*
+ * Only the inode flag ioctls pass to SOURCE: FS_IOC_GETFLAGS/SETFLAGS and
+ * FS_IOC_FSGETXATTR/FSSETXATTR (chattr, lsattr, xfs_io).  The kernel's
+ * FUSE sends them (restricted, with fixed buffer sizes) when it reads or
+ * changes the flags of a file or directory; the VFS checked ownership and
+ * CAP_LINUX_IMMUTABLE already, and the change runs as the caller, so
+ * SOURCE decides again as for the caller.  Every other ioctl is ENOTTY:
+ * their arguments may be pointers into the caller's memory, and their
+ * effects are not known here.
+ */
+void rfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	       size_t in_bufsz, size_t out_bufsz)
+{
+	unsigned ucmd = cmd;
+	struct rfs_saved saved = {0};
+	union {
+		int flags;
+		struct fsxattr fsx;
+	} v;
+	size_t size, out = 0;
+	bool set;
+	int fd, err;
+
+	(void)arg;
+	rfs_thread_enter();
+	switch (ucmd) {
+	case FS_IOC_GETFLAGS:
+	case FS_IOC_SETFLAGS:
+		size = sizeof(v.flags);
+		set = ucmd == FS_IOC_SETFLAGS;
+		break;
+	case FS_IOC_FSGETXATTR:
+	case FS_IOC_FSSETXATTR:
+		size = sizeof(v.fsx);
+		set = ucmd == FS_IOC_FSSETXATTR;
+		break;
+	default:
+		rfs_reply_err(req, -ENOTTY);
+		return;
+	}
+	if (flags & (FUSE_IOCTL_UNRESTRICTED | FUSE_IOCTL_COMPAT)) {
+		rfs_reply_err(req, -ENOTTY);
+		return;
+	}
+	if (set ? in_bufsz < size : out_bufsz < size) {
+		rfs_reply_err(req, -EINVAL);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	if (set)
+		memcpy(&v, in_buf, size);
+	/* a directory's handle is not an fd (ops_dir.c): open it anew */
+	fd = (flags & FUSE_IOCTL_DIR)
+		     ? backing_open(ino, O_RDONLY | O_DIRECTORY)
+		     : (int)fi->fh;
+	if (fd < 0) {
+		rfs_reply_err(req, fd);
+		return;
+	}
+	err = set ? rfs_as_caller(req, &saved) : 0;
+	if (!err) {
+		err = ioctl(fd, ucmd, &v) < 0 ? -errno : 0;
+		rfs_as_daemon(&saved);
+	}
+	if (flags & FUSE_IOCTL_DIR)
+		close(fd);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	if (set)
+		attr_changed(ino); /* ctime */
+	else
+		out = size;
+	fuse_reply_ioctl(req, 0, out ? &v : NULL, out);
 }

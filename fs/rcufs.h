@@ -86,7 +86,7 @@ struct rcufs_opts {
 
 struct rcufs {
 	struct rcufs_opts o;
-	int root_fd; /* O_PATH|O_DIRECTORY of SOURCE, never closed; on a
+	int root_fd;   /* O_PATH|O_DIRECTORY of SOURCE, never closed; on a
 		      * private clone of SOURCE's mount with the atime and ro
 		      * options applied when they were given (main.c) */
 	int source_fd; /* SOURCE on its own mount (== root_fd without a
@@ -248,6 +248,7 @@ void rfs_thread_enter(void);
 	X(FALLOCATE, fallocate)             \
 	X(COPY_FILE_RANGE, copy_file_range) \
 	X(LSEEK, lseek)                     \
+	X(IOCTL, ioctl)                     \
 	X(SETXATTR, setxattr)               \
 	X(GETXATTR, getxattr)               \
 	X(LISTXATTR, listxattr)             \
@@ -579,6 +580,9 @@ void rfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags);
 void rfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi);
+void rfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	       size_t in_bufsz, size_t out_bufsz);
 /* Interrupt every blocked lock request and wait (a few seconds at most)
  * for its waiter thread to reply; after the session loop ended. */
 void rfs_locks_stop(void);
