@@ -423,14 +423,36 @@ static ssize_t write_to_fd(int fd, off_t off, struct fuse_bufvec *src)
 /*
  * O_DIRECT wants aligned memory; the data of a WRITE request sits after
  * its header.  Go through a page-aligned copy (the offset and length are
- * the caller's, as on SOURCE).
+ * the caller's, as on SOURCE).  When they are not aligned either and
+ * @may_buffer (the data comes from the kernel's page cache: writeback of
+ * a mapping, whose last page ends at the file's end, or the file is no
+ * longer O_DIRECT), write it through a new, buffered open of the same
+ * file: only a direct write by the caller must fail as on SOURCE.
  */
-static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
+static ssize_t write_buffered(int fd, off_t off, const void *p, size_t n)
+{
+	char proc[64];
+	ssize_t r;
+	int b;
+
+	backing_proc_path(fd, proc);
+	b = open(proc, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (b < 0)
+		return -errno;
+	r = pwrite(b, p, n, off);
+	if (r < 0)
+		r = -errno;
+	close(b);
+	return r;
+}
+
+static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src,
+			     bool may_buffer)
 {
 	size_t size = fuse_buf_size(src);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
 	long page = sysconf(_SC_PAGESIZE);
-	ssize_t n;
+	ssize_t n, r;
 	void *p;
 
 	if (posix_memalign(&p, page > 0 ? (size_t)page : 4096, size ? size : 1))
@@ -441,7 +463,10 @@ static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
 		struct fuse_bufvec in = FUSE_BUFVEC_INIT((size_t)n);
 
 		in.buf[0].mem = p;
-		n = write_to_fd(fd, off, &in);
+		r = write_to_fd(fd, off, &in);
+		if (r == -EINVAL && may_buffer)
+			r = write_buffered(fd, off, p, (size_t)n);
+		n = r;
 	}
 	free(p);
 	return n;
@@ -498,7 +523,8 @@ void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	n = write_to_fd(fd, off, bufv);
 	/* nothing was written (nor consumed) when O_DIRECT refused */
 	if (n == -EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 && (fl & O_DIRECT))
-		n = write_aligned(fd, off, bufv);
+		n = write_aligned(fd, off, bufv,
+				  fi->writepage || !(fi->flags & O_DIRECT));
 	rfs_as_daemon(&saved);
 	/* even a failed write may have changed something */
 	attr_changed(ino);
