@@ -1282,9 +1282,18 @@ void rfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		rfs_reply_err(req, err);
 		return;
 	}
-	if (set)
-		attr_changed(ino); /* ctime */
-	else
+	if (set) {
+		/*
+		 * The ctime moved, and the kernel keeps the attributes it has
+		 * (for an hour with coherence=watch): tell it before the
+		 * caller's chattr returns and stats.  Attributes only, no
+		 * pages: the kernel takes no lock a request holds for this,
+		 * so the handler may send it.
+		 */
+		attr_changed(ino);
+		fuse_lowlevel_notify_inval_inode(rfs.se, ino, -1, 0);
+	} else {
 		out = size;
+	}
 	fuse_reply_ioctl(req, 0, out ? &v : NULL, out);
 }
