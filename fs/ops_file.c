@@ -778,6 +778,39 @@ static bool lk_end_owner(struct lkowner *o)
 	return was;
 }
 
+/*
+ * @o was ended by its FLUSH: unregister it from the opens of its inode
+ * now, so that its fd is closed at once rather than when they are
+ * released (a long-lived open shared by many short-lived processes).
+ */
+static void lk_unregister(struct lkowner *o)
+{
+	struct lkref *gone = NULL, **pp, *l;
+	struct ofile *f;
+
+	pthread_mutex_lock(&of_lock);
+	for (f = *of_bucket(o->nodeid); f; f = f->next) {
+		if (f->nodeid != o->nodeid)
+			continue;
+		for (pp = &f->locks; *pp;) {
+			l = *pp;
+			if (l->o == o) {
+				*pp = l->next;
+				l->next = gone;
+				gone = l;
+			} else {
+				pp = &l->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&of_lock);
+	for (; gone; gone = l) {
+		l = gone->next;
+		lk_put(gone->o);
+		free(gone);
+	}
+}
+
 static void lk_drop_refs(struct lkref *l)
 {
 	struct lkref *next;
@@ -1096,7 +1129,8 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		o->refs++;
 	pthread_mutex_unlock(&lk_lock);
 	if (o) {
-		lk_end_owner(o);
+		if (lk_end_owner(o))
+			lk_unregister(o);
 		lk_put(o);
 	}
 	/* a close of a copy reports what a close would (NFS: write errors) */
