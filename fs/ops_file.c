@@ -741,12 +741,15 @@ static void lk_register(uint64_t nodeid, int fh, struct lkowner *o)
 			break;
 	if (f && !l && mine) {
 		pthread_mutex_lock(&lk_lock);
-		o->refs++;
+		/* not one a FLUSH just ended (lk_unregister ran already) */
+		if (o->hashed) {
+			o->refs++;
+			mine->o = o;
+			mine->next = f->locks;
+			f->locks = mine;
+			mine = NULL;
+		}
 		pthread_mutex_unlock(&lk_lock);
-		mine->o = o;
-		mine->next = f->locks;
-		f->locks = mine;
-		mine = NULL;
 	}
 	pthread_mutex_unlock(&of_lock);
 	/* without memory the lock still works; it lasts until the owner's
