@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -23,7 +24,7 @@
 #define RCUFS_VERSION "unknown"
 #endif
 
-struct rcufs rfs = {.root_fd = -1};
+struct rcufs rfs = {.root_fd = -1, .source_fd = -1};
 
 /* The operation table, rfs_ops, is in fs/opstats.c: every entry timed. */
 
@@ -58,8 +59,10 @@ static void usage(FILE *f)
 		   "    -o ro                  read-only mount\n"
 		   "    -o fsname=NAME         filesystem name in /proc/mounts "
 		   "(default: SOURCE)\n"
-		   "    -o subtype=NAME        filesystem subtype (default: "
-		   "rcufs)\n"
+		   "    -o subtype=NAME        filesystem subtype: the type "
+		   "is fuse.NAME\n"
+		   "                           (default: rcufs); "
+		   "subtype= (empty): fuse\n"
 		   "    -o auto_unmount        unmount when rcufs exits, even "
 		   "if killed\n"
 		   "\n"
@@ -119,6 +122,22 @@ static void usage(FILE *f)
 		   "                           EOPNOTSUPP for objects with no "
 		   "xattrs at all)\n"
 		   "\n"
+		   "access times and syncing (see rcufs(8)):\n"
+		   "    -o relatime, strictatime, noatime, nodiratime\n"
+		   "                           reads move access times as "
+		   "on a native mount\n"
+		   "                           with these options (root "
+		   "only; default: as\n"
+		   "                           SOURCE's mount, for reads "
+		   "that reach SOURCE)\n"
+		   "    -o atime, norelatime, nostrictatime, diratime\n"
+		   "                           back to the default\n"
+		   "    -o sync, dirsync       writes (sync) and directory "
+		   "changes are synced\n"
+		   "                           to SOURCE before they are "
+		   "answered\n"
+		   "    -o lazytime, nolazytime  accepted, no effect\n"
+		   "\n"
 		   "statistics:\n"
 		   "    rcufs stats MOUNTPOINT [--json]\n"
 		   "                           counters of the daemon serving "
@@ -128,9 +147,8 @@ static void usage(FILE *f)
 		   "\n"
 		   "Mount-only options (nofail, noauto, auto, user, users, "
 		   "_netdev, defaults,\n"
-		   "rw, dev, nodev, suid, nosuid, exec, noexec, async, atime, "
-		   "noatime,\n"
-		   "relatime, x-*, comment=*) are accepted and ignored, so "
+		   "rw, dev, nodev, suid, nosuid, exec, noexec, async,\n"
+		   "x-*, comment=*) are accepted and ignored, so "
 		   "rcufs works from\n"
 		   "/etc/fstab through mount.fuse3.\n"
 		   "See rcufs(8).\n");
@@ -196,10 +214,10 @@ static void add_mountopt(const char *o)
 static bool is_ignored(const char *o)
 {
 	static const char *const ignored[] = {
-		"nofail",  "noauto",   "auto",	   "user",   "users",
-		"_netdev", "defaults", "rw",	   "dev",    "nodev",
-		"suid",	   "nosuid",   "exec",	   "noexec", "async",
-		"atime",   "noatime",  "relatime", NULL,
+		"nofail",   "noauto",	  "auto", "user",   "users",
+		"_netdev",  "defaults",	  "rw",	  "dev",    "nodev",
+		"suid",	    "nosuid",	  "exec", "noexec", "async",
+		"lazytime", "nolazytime", NULL,
 	};
 	int i;
 
@@ -316,14 +334,40 @@ static void parse_opt(char *o)
 	} else if (IS("ro")) {
 		NO_VALUE();
 		rfs.o.ro = true;
+	} else if (IS("atime") || IS("norelatime") || IS("nostrictatime")) {
+		/* mount(8)'s defaults: back to what SOURCE does */
+		NO_VALUE();
+		rfs.o.atime = RFS_ATIME_SOURCE;
+	} else if (IS("noatime")) {
+		NO_VALUE();
+		rfs.o.atime = RFS_ATIME_NOATIME;
+	} else if (IS("relatime")) {
+		NO_VALUE();
+		rfs.o.atime = RFS_ATIME_RELATIME;
+	} else if (IS("strictatime")) {
+		NO_VALUE();
+		rfs.o.atime = RFS_ATIME_STRICT;
+	} else if (IS("nodiratime")) {
+		NO_VALUE();
+		rfs.o.nodiratime = true;
+	} else if (IS("diratime")) {
+		NO_VALUE();
+		rfs.o.nodiratime = false;
+	} else if (IS("sync")) {
+		NO_VALUE();
+		rfs.o.sync = true;
+	} else if (IS("dirsync")) {
+		NO_VALUE();
+		rfs.o.dirsync = true;
 	} else if (IS("fsname")) {
 		NEED_VALUE();
 		if (strchr(v, ','))
 			die("bad value for fsname: '%s' (no commas)", v);
 		rfs.o.fsname = strdup(v);
 	} else if (IS("subtype")) {
+		/* empty: the kernel shows the type as plain "fuse" */
 		NEED_VALUE();
-		if (strchr(v, ',') || !*v)
+		if (strchr(v, ',') || strchr(v, ' ') || strchr(v, '/'))
 			die("bad value for subtype: '%s'", v);
 		rfs.o.subtype = strdup(v);
 	} else if (is_ignored(o)) {
@@ -566,14 +610,89 @@ void rfs_timeout_mode(void)
 
 static struct stat root_st;
 
+/*
+ * The atime options and ro act on SOURCE through a private mount: a
+ * detached clone of SOURCE's mount (and of the mounts below it) with
+ * those mount attributes, which only this process can reach.  The kernel
+ * then moves access times exactly as it would on a native mount with
+ * these options (and never on a read-only one), whatever SOURCE's own
+ * mount says.  Needs CAP_SYS_ADMIN (root).  Returns the clone's root fd,
+ * or a negative errno.
+ */
+static int clone_source(int fd)
+{
+	struct mount_attr ma = {0};
+	int t;
+
+	t = (int)open_tree(fd, "",
+			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+				   AT_EMPTY_PATH);
+	if (t < 0)
+		return -errno;
+	switch (rfs.o.atime) {
+	case RFS_ATIME_NOATIME:
+		ma.attr_set |= MOUNT_ATTR_NOATIME;
+		ma.attr_clr |= MOUNT_ATTR__ATIME;
+		break;
+	case RFS_ATIME_RELATIME:
+		ma.attr_set |= MOUNT_ATTR_RELATIME;
+		ma.attr_clr |= MOUNT_ATTR__ATIME;
+		break;
+	case RFS_ATIME_STRICT:
+		ma.attr_set |= MOUNT_ATTR_STRICTATIME;
+		ma.attr_clr |= MOUNT_ATTR__ATIME;
+		break;
+	case RFS_ATIME_SOURCE:
+		break;
+	}
+	if (rfs.o.nodiratime)
+		ma.attr_set |= MOUNT_ATTR_NODIRATIME;
+	if (rfs.o.ro)
+		ma.attr_set |= MOUNT_ATTR_RDONLY;
+	if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &ma,
+			  sizeof(ma)) < 0) {
+		int err = -errno;
+
+		close(t);
+		return err;
+	}
+	return t;
+}
+
 /* Before mounting: errors still reach the terminal. */
 static void open_root(void)
 {
-	rfs.root_fd = open(rfs.o.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfs.root_fd < 0 || fstat(rfs.root_fd, &root_st) < 0)
+	bool atime_opts = rfs.o.atime != RFS_ATIME_SOURCE || rfs.o.nodiratime;
+	struct stat st;
+	int t;
+
+	rfs.source_fd = open(rfs.o.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfs.source_fd < 0 || fstat(rfs.source_fd, &root_st) < 0)
 		die("SOURCE %s: %s", rfs.o.source, strerror(errno));
+	rfs.root_fd = rfs.source_fd;
+	if (atime_opts || (rfs.o.ro && geteuid() == 0)) {
+		t = clone_source(rfs.source_fd);
+		if (t < 0 && atime_opts)
+			die("the atime options need a private mount of SOURCE, "
+			    "which failed: %s (it needs root)",
+			    strerror(-t));
+		/* ro alone: SOURCE's atimes may move, as before */
+		if (t >= 0) {
+			if (fstat(t, &st) < 0 || st.st_dev != root_st.st_dev ||
+			    st.st_ino != root_st.st_ino)
+				die("SOURCE %s changed while it was opened",
+				    rfs.o.source);
+			rfs.root_fd = t;
+		}
+	}
 	rfs.root_dev = root_st.st_dev;
 	rfs.root_ino = root_st.st_ino;
+	rfs.atime_moves = rfs.o.atime != RFS_ATIME_NOATIME &&
+			  !(rfs.o.ro && rfs.root_fd != rfs.source_fd);
+	rfs.diratime_moves = rfs.atime_moves && !rfs.o.nodiratime;
+	rfs.atime_exact = atime_opts && rfs.o.atime != RFS_ATIME_NOATIME;
+	if (rfs.atime_exact)
+		rfs.o.no_opendir = false;
 }
 
 /*
@@ -655,13 +774,20 @@ int main(int argc, char **argv)
 	add_mountopt(opt);
 	snprintf(opt, sizeof(opt), "subtype=%s",
 		 rfs.o.subtype ? rfs.o.subtype : "rcufs");
-	add_mountopt(opt);
+	if (strcmp(opt, "subtype="))
+		add_mountopt(opt);
 	if (rfs.o.default_permissions)
 		add_mountopt("default_permissions");
 	if (rfs.o.allow_other)
 		add_mountopt("allow_other");
 	if (rfs.o.ro)
 		add_mountopt("ro");
+	/* the kernel then sends FSYNC after every write; directories are
+	 * synced by the handlers (rfs_dirsync) */
+	if (rfs.o.sync)
+		add_mountopt("sync");
+	if (rfs.o.dirsync)
+		add_mountopt("dirsync");
 	if (rfs.o.auto_unmount)
 		add_mountopt("auto_unmount");
 	if (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mountopts))
@@ -714,6 +840,7 @@ int main(int argc, char **argv)
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
 out_unmount:
+	rfs_locks_stop();
 	if (stats)
 		rfs_stats_stop();
 	watch_stop();
@@ -723,7 +850,9 @@ out_unmount:
 	rfs_source_watch_stop();
 	dcache_free(rfs.dc);
 	backing_fini();
-	close(rfs.root_fd);
+	if (rfs.root_fd != rfs.source_fd)
+		close(rfs.root_fd);
+	close(rfs.source_fd);
 	fuse_opt_free_args(&args);
 	if (entered)
 		dcache_thread_exit();

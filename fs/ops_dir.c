@@ -31,6 +31,24 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* ---- sync and dirsync ---------------------------------------------------- */
+
+int rfs_dirsync(int dirfd)
+{
+	int fd, err = 0;
+
+	if (!rfs.o.sync && !rfs.o.dirsync)
+		return 0;
+	/* dirfd is O_PATH: fsync needs a real open */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* ---- creation ---------------------------------------------------------- */
 
 /*
@@ -91,6 +109,11 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	err = r < 0 ? -errno : 0;
 	rfs_as_daemon(&saved);
+	if (!err) {
+		err = rfs_dirsync(dirfd);
+		if (err)
+			dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
+	}
 	if (err) {
 		backing_put_dir(ref);
 		rfs_reply_err(req, err);
@@ -172,6 +195,12 @@ void rfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	rfs_as_daemon(&saved);
 out_link:
 	close(opath);
+	if (!err) {
+		err = rfs_dirsync(dirfd);
+		if (err)
+			dcache_inval_entry(rfs.dc, newparent, newname,
+					   DC_SRC_LOCAL);
+	}
 	if (err) {
 		backing_put_dir(ref);
 		rfs_reply_err(req, err);
@@ -200,11 +229,24 @@ static bool last_name(int dirfd, const char *name, struct stat *st)
 	return S_ISDIR(st->st_mode) || st->st_nlink <= 1;
 }
 
+/*
+ * Directory @name in @parent is about to be removed (rmdir, or replaced
+ * by a rename).  Without OPENDIR nothing else keeps it open, so a process
+ * that holds it open could no longer fstat or list it: keep its fd.
+ */
+static void pin_cached_dir(fuse_ino_t parent, const char *name)
+{
+	struct dc_result res;
+
+	if (rfs.no_opendir &&
+	    !dcache_lookup(rfs.dc, parent, name, DC_CACHED, &res) && res.nodeid)
+		backing_pin_dir(res.nodeid);
+}
+
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int flags)
 {
 	struct rfs_saved saved;
-	struct dc_result res;
 	struct fdent *ref;
 	struct stat st;
 	uint64_t unkeyed = 0;
@@ -219,22 +261,22 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* before the removal frees the inode number: see last_name() */
 	if (last_name(dirfd, name, &st))
 		unkeyed = dcache_forget_key(rfs.dc, st.st_dev, st.st_ino);
-	/* no OPENDIR: nothing else keeps a directory open once removed */
-	if (rfs.no_opendir && (flags & AT_REMOVEDIR) &&
-	    !dcache_lookup(rfs.dc, parent, name, DC_CACHED, &res) && res.nodeid)
-		backing_pin_dir(res.nodeid);
+	if (flags & AT_REMOVEDIR)
+		pin_cached_dir(parent, name);
 	/* as the caller: write permission, sticky directories */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
 		err = unlinkat(dirfd, name, flags) < 0 ? -errno : 0;
 		rfs_as_daemon(&saved);
 	}
-	backing_put_dir(ref);
-	if (!err)
+	if (!err) {
 		/* -ENOENT: the name was not cached, nothing to update */
 		dcache_remove(rfs.dc, parent, name);
-	else
+		err = rfs_dirsync(dirfd);
+	} else {
 		dcache_rekey(rfs.dc, unkeyed);
+	}
+	backing_put_dir(ref);
 	rfs_reply_err(req, err);
 }
 
@@ -259,8 +301,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int fd1, fd2, err;
 
 	rfs_thread_enter();
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		/* RENAME_WHITEOUT and anything newer: not supported */
+	if (flags &
+	    ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+		/* anything newer: not supported */
 		rfs_reply_err(req, -EINVAL);
 		return;
 	}
@@ -284,6 +327,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	    !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
 	      sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino))
 		unkeyed = dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
+	/* a directory replaced is removed: kept usable as by rmdir */
+	if (unkeyed && S_ISDIR(tst.st_mode))
+		pin_cached_dir(newparent, newname);
 	/* as the caller: sticky directories, a moved directory's ".." */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -291,8 +337,6 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 								    : 0;
 		rfs_as_daemon(&saved);
 	}
-	backing_put_dir(ref2);
-	backing_put_dir(ref1);
 	if (!err &&
 	    dcache_rename(rfs.dc, parent, name, newparent, newname, dcflags)) {
 		/* the cache could not follow: the backend is the truth */
@@ -301,6 +345,15 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (err)
 		dcache_rekey(rfs.dc, unkeyed);
+	else if (flags & RENAME_WHITEOUT)
+		/* SOURCE made a whiteout where the old name was */
+		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
+	if (!err)
+		err = rfs_dirsync(fd2);
+	if (!err && fd1 != fd2)
+		err = rfs_dirsync(fd1);
+	backing_put_dir(ref2);
+	backing_put_dir(ref1);
 	rfs_reply_err(req, err);
 }
 
@@ -392,7 +445,8 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* the kernel may keep the listing: a change made directly in SOURCE
 	 * drops it (watcher: notify_inval_inode of the directory), one made
 	 * through the mount too (the kernel's own directory version) */
-	fi->cache_readdir = fi->keep_cache = rfs_kernel_may_cache();
+	fi->cache_readdir = fi->keep_cache =
+		rfs_kernel_may_cache() && !rfs.atime_exact;
 	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
 	if (rfs_open_add(ino, fd)) {
 		pthread_mutex_destroy(&d->lock);
@@ -644,14 +698,23 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	close(once.fd);
 }
 
+/* Listing may have moved the directory's atime on SOURCE (see rfs_read). */
+static void listed(fuse_ino_t ino)
+{
+	if (rfs.diratime_moves)
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
+}
+
 void rfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
 	readdir_any(req, ino, size, off, fi, false);
+	listed(ino);
 }
 
 void rfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	readdir_any(req, ino, size, off, fi, true);
+	listed(ino);
 }

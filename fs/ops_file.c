@@ -25,23 +25,21 @@
  * processes through the mount exclude each other (and processes locking
  * SOURCE directly) as they would on SOURCE, a process never conflicts with
  * itself through two opens, a forked child is another owner, and FLUSH
- * from an owner drops exactly that owner's locks and closes its fd.
+ * from an owner drops exactly that owner's locks.  OFD locks taken
+ * through the mount (F_OFD_SETLK) reach us the same way, with the open
+ * file as their owner; no FLUSH ever names that owner, so RELEASE drops
+ * the locks of every owner that locked through the open being released
+ * ("locks end with their open" below).
  * Limitations: l_pid in a GETLK answer is the holder's pid when the holder
  * locked through this mount and can be identified (otherwise a classic
  * lock's holder pid as SOURCE reports it, or 0 when unknown); OFD locks
- * have no deadlock detection (no EDEADLK); a waiting SETLKW occupies a
- * worker thread until granted or interrupted.
+ * have no deadlock detection (no EDEADLK).  A request that must wait
+ * waits on a thread of its own, never on a worker ("blocking waits").
  *
  * flock(2) locks belong to the open file description, which is exactly
  * the FUSE open and its backing fd: forwarded as they are.
  *
- * Interrupts.  A blocking lock request waits in fcntl/flock on a worker.
- * When the kernel interrupts the request (the caller got a signal), the
- * interrupt callback sends the worker an otherwise unused real-time signal
- * whose handler does nothing and is installed without SA_RESTART, so the
- * wait ends with EINTR.  A signal that lands between the check of the
- * interrupted flag and the start of the wait is lost; the wait then lasts
- * until the lock is granted.
+ * Interrupts: see "blocking waits" below.
  */
 #include "rcufs.h"
 
@@ -52,7 +50,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* ---- open files by node id ---------------------------------------------- */
@@ -62,11 +62,20 @@
  * that requests which come without a file handle (fstat, fchmod, fgetxattr of an unlinked file: the kernel sends
  * no fh for them) can still reach the object once no name leads to it.
  */
-struct ofile {
-	struct ofile *next; /* of_lock */
-	uint64_t nodeid;    /* immutable */
-	int fd;		    /* immutable; open while listed */
+struct lkowner;
+struct lkref {
+	struct lkref *next;
+	struct lkowner *o; /* referenced */
 };
+
+struct ofile {
+	struct ofile *next;  /* of_lock */
+	uint64_t nodeid;     /* immutable */
+	int fd;		     /* immutable; open while listed */
+	struct lkref *locks; /* of_lock: owners that locked through it */
+};
+
+static void lk_drop_refs(struct lkref *l);
 
 #define OF_HASH 1024
 static pthread_mutex_t of_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -85,6 +94,7 @@ int rfs_open_add(uint64_t nodeid, int fd)
 		return -ENOMEM;
 	f->nodeid = nodeid;
 	f->fd = fd;
+	f->locks = NULL;
 	pthread_mutex_lock(&of_lock);
 	f->next = *of_bucket(nodeid);
 	*of_bucket(nodeid) = f;
@@ -92,7 +102,11 @@ int rfs_open_add(uint64_t nodeid, int fd)
 	return 0;
 }
 
-/* Unlist @fd (before it is closed). */
+/*
+ * Unlist @fd (before it is closed): the open is released, so every lock
+ * taken through it that its owner still holds goes (see "Locks end with
+ * their open" below).
+ */
 void rfs_open_del(uint64_t nodeid, int fd)
 {
 	struct ofile **pp, *f = NULL;
@@ -106,7 +120,10 @@ void rfs_open_del(uint64_t nodeid, int fd)
 		}
 	}
 	pthread_mutex_unlock(&of_lock);
-	free(f);
+	if (f) {
+		lk_drop_refs(f->locks);
+		free(f);
+	}
 }
 
 /*
@@ -182,9 +199,54 @@ static void set_open_reply(struct fuse_file_info *fi, int fd)
 	fi->fh = (uint64_t)fd;
 	/* the page cache survives a reopen when changes made directly in
 	 * SOURCE cannot happen (exclusive) or are watched (they drop it) */
-	fi->keep_cache = rfs.o.writeback || rfs_kernel_may_cache();
-	if (fi->flags & O_DIRECT)
-		fi->direct_io = 1;
+	fi->keep_cache =
+		(rfs.o.writeback || rfs_kernel_may_cache()) && !rfs.atime_exact;
+	/*
+	 * No direct_io for O_DIRECT opens: the kernel then does their direct
+	 * reads and writes itself (its ->direct_IO sends them to us as they
+	 * come, uncached) and keeps its page cache coherent around them, as
+	 * for a native filesystem: cached pages of the range are written
+	 * back before and dropped after a direct write, and the file can be
+	 * mapped shared.  With direct_io the kernel refuses shared mappings
+	 * (ENODEV) and a buffered open kept the stale pages after a direct
+	 * write (xfstests generic/091, 263, 451).
+	 */
+}
+
+/*
+ * The kernel opens a file to execute it (execve, uselib) read-only with
+ * __FMODE_EXEC in the flags it forwards; open(2) cannot set that bit.
+ */
+#define RFS_FMODE_EXEC 040
+
+/*
+ * An exec open refused to the caller, who may execute but not read the
+ * file (mode 0711): exec needs only the execute permission, which the
+ * kernel checked (and, without default_permissions, SOURCE checks here as
+ * the caller); the kernel reads the program through this open for the
+ * exec alone.  So the file is opened by the daemon.
+ */
+static int open_for_exec(fuse_req_t req, fuse_ino_t ino, int flags)
+{
+	struct dc_attr a;
+	struct stat st;
+	char proc[64];
+	int opath, fd, err;
+
+	opath = backing_open_path(ino, &st);
+	if (opath < 0)
+		return opath;
+	dc_attr_from_stat(&a, &st);
+	err = S_ISREG(st.st_mode) ? rfs_caller_may(req, ino, &a, X_OK)
+				  : -EACCES;
+	if (!err) {
+		backing_proc_path(opath, proc);
+		fd = open(proc,
+			  (flags & ~(RFS_FMODE_EXEC | O_NOFOLLOW)) | O_CLOEXEC);
+		err = fd < 0 ? -errno : fd;
+	}
+	close(opath);
+	return err;
 }
 
 void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -197,6 +259,9 @@ void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	for (;;) {
 		/* as the caller: O_TRUNC clears setuid/setgid as on SOURCE */
 		fd = backing_open_as(ino, flags, req);
+		if (fd == -EACCES && (flags & RFS_FMODE_EXEC) &&
+		    (flags & O_ACCMODE) == O_RDONLY)
+			fd = open_for_exec(req, ino, flags);
 		if (fd >= 0)
 			break;
 		flags = retry_flags(flags, fd, &upgraded);
@@ -267,7 +332,10 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			return;
 		}
 	}
+	err = rfs_dirsync(dirfd);
 	backing_put_dir(ref);
+	if (err)
+		goto fail;
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
 		goto fail;
@@ -323,7 +391,6 @@ void rfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
-	(void)ino;
 	rfs_thread_enter();
 	buf.buf[0].flags =
 		FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
@@ -331,6 +398,14 @@ void rfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].pos = off;
 	/* libfuse replies with the error itself when the copy fails */
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	/*
+	 * The read may have moved the atime on SOURCE; the kernel drops its
+	 * own after every read and asks again, so the cached one must go
+	 * too (cheap: the next GETATTR asks SOURCE).  Not with noatime or
+	 * a read-only mount, and not for an O_NOATIME open.
+	 */
+	if (rfs.atime_moves && !(fi->flags & O_NOATIME))
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
 }
 
 /* Copy @src to @fd at @off. */
@@ -348,14 +423,36 @@ static ssize_t write_to_fd(int fd, off_t off, struct fuse_bufvec *src)
 /*
  * O_DIRECT wants aligned memory; the data of a WRITE request sits after
  * its header.  Go through a page-aligned copy (the offset and length are
- * the caller's, as on SOURCE).
+ * the caller's, as on SOURCE).  When they are not aligned either and
+ * @may_buffer (the data comes from the kernel's page cache: writeback of
+ * a mapping, whose last page ends at the file's end, or the file is no
+ * longer O_DIRECT), write it through a new, buffered open of the same
+ * file: only a direct write by the caller must fail as on SOURCE.
  */
-static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
+static ssize_t write_buffered(int fd, off_t off, const void *p, size_t n)
+{
+	char proc[64];
+	ssize_t r;
+	int b;
+
+	backing_proc_path(fd, proc);
+	b = open(proc, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (b < 0)
+		return -errno;
+	r = pwrite(b, p, n, off);
+	if (r < 0)
+		r = -errno;
+	close(b);
+	return r;
+}
+
+static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src,
+			     bool may_buffer)
 {
 	size_t size = fuse_buf_size(src);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
 	long page = sysconf(_SC_PAGESIZE);
-	ssize_t n;
+	ssize_t n, r;
 	void *p;
 
 	if (posix_memalign(&p, page > 0 ? (size_t)page : 4096, size ? size : 1))
@@ -366,10 +463,45 @@ static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src)
 		struct fuse_bufvec in = FUSE_BUFVEC_INIT((size_t)n);
 
 		in.buf[0].mem = p;
-		n = write_to_fd(fd, off, &in);
+		r = write_to_fd(fd, off, &in);
+		if (r == -EINVAL && may_buffer)
+			r = write_buffered(fd, off, p, (size_t)n);
+		n = r;
 	}
 	free(p);
 	return n;
+}
+
+/*
+ * After a direct write (the file is O_DIRECT: the kernel sends its flags
+ * with every WRITE), drop the written range from the kernel's page cache
+ * before replying.  The kernel drops it itself before a direct write and,
+ * for a synchronous one, after; but an asynchronous one (io_submit)
+ * completes with our reply and nothing drops the pages that buffered
+ * readers brought back in meanwhile: they would read stale data
+ * (xfstests generic/451).  So this handler notifies the kernel itself,
+ * which is safe only while other workers are free: the kernel may wait
+ * for a page under a READ that another worker must answer.  At most half
+ * of the workers notify at once (none with -s); beyond that the notifier
+ * thread of coherence=watch does it after the reply (or, in other modes,
+ * nobody: the pages may then stay stale until they are dropped).
+ */
+static atomic_uint dio_notifying;
+
+static void dio_written(fuse_ino_t ino, off_t off, size_t len)
+{
+	unsigned max = rfs.o.singlethread ? 0 : rfs.o.threads / 2;
+	int err;
+
+	if (atomic_fetch_add(&dio_notifying, 1) < max) {
+		err = fuse_lowlevel_notify_inval_inode(rfs.se, ino, off,
+						       (off_t)len);
+		if (err && err != -ENOENT)
+			rfs_queue_inval_data(ino, off);
+	} else {
+		rfs_queue_inval_data(ino, off);
+	}
+	atomic_fetch_sub(&dio_notifying, 1);
 }
 
 void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
@@ -391,7 +523,8 @@ void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	n = write_to_fd(fd, off, bufv);
 	/* nothing was written (nor consumed) when O_DIRECT refused */
 	if (n == -EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 && (fl & O_DIRECT))
-		n = write_aligned(fd, off, bufv);
+		n = write_aligned(fd, off, bufv,
+				  fi->writepage || !(fi->flags & O_DIRECT));
 	rfs_as_daemon(&saved);
 	/* even a failed write may have changed something */
 	attr_changed(ino);
@@ -399,6 +532,8 @@ void rfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		/* SOURCE may have cleared setuid/setgid where the kernel did
 		 * not (a group-only setgid): its cached mode is stale */
 		rfs_queue_inval_attr(ino);
+	if (n > 0 && (fi->flags & O_DIRECT) && !fi->writepage)
+		dio_written(ino, off, (size_t)n);
 	if (n < 0)
 		rfs_reply_err(req, (int)n);
 	else
@@ -578,12 +713,158 @@ static pid_t lk_holder(const struct lkowner *me, const struct flock *fl)
 	return pid;
 }
 
-/* ---- interruptible waits ------------------------------------------------ */
+/* ---- locks end with their open ------------------------------------------ */
 
-struct lkwait {
-	pthread_t thread;
+/*
+ * The kernel tells which open a lock request came through (fi->fh) but
+ * not whether it is a POSIX lock (owner: the process's file table, ended
+ * by FLUSH) or an OFD lock (owner: the open file itself, which no FLUSH
+ * names: the kernel sends nothing when the open is released).  So every
+ * owner that takes a lock through an open is registered with it, and
+ * RELEASE drops those still hashed.  That is right for both kinds: an OFD
+ * owner locks through that one open only, and a POSIX owner that locked
+ * through it closed it (a FLUSH, which unhashed it) before the open could
+ * be released -- a later lock by that process makes a new owner entry,
+ * registered with the open it used.
+ */
+static void lk_register(uint64_t nodeid, int fh, struct lkowner *o)
+{
+	struct lkref *l, *mine = malloc(sizeof(*mine));
+	struct ofile *f;
+
+	pthread_mutex_lock(&of_lock);
+	for (f = *of_bucket(nodeid); f; f = f->next)
+		if (f->nodeid == nodeid && f->fd == fh)
+			break;
+	for (l = f ? f->locks : NULL; l; l = l->next)
+		if (l->o == o)
+			break;
+	if (f && !l && mine) {
+		pthread_mutex_lock(&lk_lock);
+		/* not one a FLUSH just ended (lk_unregister ran already) */
+		if (o->hashed) {
+			o->refs++;
+			mine->o = o;
+			mine->next = f->locks;
+			f->locks = mine;
+			mine = NULL;
+		}
+		pthread_mutex_unlock(&lk_lock);
+	}
+	pthread_mutex_unlock(&of_lock);
+	/* without memory the lock still works; it lasts until the owner's
+	 * FLUSH (a POSIX owner) or the unmount */
+	free(mine);
+}
+
+/* Unhash @o and drop every lock it holds (FLUSH of a POSIX owner, RELEASE
+ * of the open an owner locked through).  Returns whether it was hashed. */
+static bool lk_end_owner(struct lkowner *o)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+	bool was;
+	int err = 0;
+
+	pthread_mutex_lock(&lk_lock);
+	was = o->hashed;
+	if (was) {
+		lk_unhash_locked(o); /* the hash's reference is now ours */
+		if (fcntl(o->fd, F_OFD_SETLK, &fl) < 0)
+			err = errno;
+	}
+	pthread_mutex_unlock(&lk_lock);
+	if (err)
+		rfs_warn("unlock of %lu: %s", (unsigned long)o->nodeid,
+			 strerror(err));
+	if (was)
+		lk_put(o);
+	return was;
+}
+
+/*
+ * @o was ended by its FLUSH: unregister it from the opens of its inode
+ * now, so that its fd is closed at once rather than when they are
+ * released (a long-lived open shared by many short-lived processes).
+ */
+static void lk_unregister(struct lkowner *o)
+{
+	struct lkref *gone = NULL, **pp, *l;
+	struct ofile *f;
+
+	pthread_mutex_lock(&of_lock);
+	for (f = *of_bucket(o->nodeid); f; f = f->next) {
+		if (f->nodeid != o->nodeid)
+			continue;
+		for (pp = &f->locks; *pp;) {
+			l = *pp;
+			if (l->o == o) {
+				*pp = l->next;
+				l->next = gone;
+				gone = l;
+			} else {
+				pp = &l->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&of_lock);
+	for (; gone; gone = l) {
+		l = gone->next;
+		lk_put(gone->o);
+		free(gone);
+	}
+}
+
+static void lk_drop_refs(struct lkref *l)
+{
+	struct lkref *next;
+
+	for (; l; l = next) {
+		next = l->next;
+		lk_end_owner(l->o);
+		lk_put(l->o);
+		free(l);
+	}
+}
+
+/* ---- blocking waits, off the worker threads ----------------------------- */
+
+/*
+ * A lock request that must wait (SETLKW, flock without LOCK_NB) never
+ * waits on a libfuse worker: the handler hands it to a thread of its own
+ * and returns, and that thread waits in fcntl/flock, replies and ends.
+ * So any number of waiters leave every worker free for the unlock, FLUSH
+ * or RELEASE that will end their wait (xfstests generic/478 used to hang
+ * the daemon with as many waiters as workers).  Waiters are bounded
+ * (LK_MAX_WAITERS; one more is answered ENOLCK), each costs a small stack.
+ *
+ * Interrupts.  When the kernel interrupts a waiting request (the caller
+ * got a signal), the interrupt callback sends the waiter thread an
+ * otherwise unused real-time signal whose handler does nothing and is
+ * installed without SA_RESTART, so the wait ends with EINTR.  A signal
+ * that lands between the check of the interrupted flag and the start of
+ * the wait is lost; the wait then lasts until the lock is granted.  At
+ * unmount, rfs_locks_stop() interrupts every waiter the same way (again
+ * and again, which also covers that race) and waits for them.
+ */
+#define LK_MAX_WAITERS 1024
+#define LK_WAITER_STACK (128 * 1024)
+
+struct lkwaiter {
+	struct lkwaiter *next; /* lw_lock */
+	fuse_req_t req;
+	struct lkowner *o; /* SETLKW: referenced, wait on o->fd */
+	int fd;		   /* flock: the open's fd */
+	int op;		   /* flock operation */
+	struct flock fl;   /* SETLKW */
+	pthread_t thread;  /* set by the thread before it can be signalled */
 	atomic_int interrupted;
+	atomic_int started; /* thread is set */
 };
+
+static pthread_mutex_t lw_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lkwaiter *lw_list; /* lw_lock */
+static unsigned lw_count;	 /* lw_lock */
+static bool lw_stopping;	 /* lw_lock */
 
 static int lk_signo;
 static pthread_once_t lk_sig_once = PTHREAD_ONCE_INIT;
@@ -609,45 +890,140 @@ static void lk_sig_setup(void)
 	}
 }
 
-/* Called by libfuse with the request's lock held; do not block. */
-static void lk_interrupt(fuse_req_t req, void *data)
+/* Caller holds the request's lock (libfuse) or lw_lock; does not block. */
+static void lk_kick(struct lkwaiter *w)
 {
-	struct lkwait *w = data;
-
-	(void)req;
 	atomic_store(&w->interrupted, 1);
-	if (lk_signo)
+	if (lk_signo && atomic_load(&w->started))
 		pthread_kill(w->thread, lk_signo);
 }
 
-/*
- * A blocking lock call: fcntl(@fd, F_OFD_SETLKW, @fl) when @fl is given,
- * else flock(@fd, @op).  Returns 0 or a negative errno (-EINTR when the
- * kernel interrupted the request).
- */
-static int lk_wait(fuse_req_t req, int fd, struct flock *fl, int op)
+/* Called by libfuse with the request's lock held; do not block. */
+static void lk_interrupt(fuse_req_t req, void *data)
 {
-	struct lkwait w;
+	(void)req;
+	lk_kick(data);
+}
+
+static void *lk_waiter_main(void *arg)
+{
+	struct lkwaiter *w = arg, **pp;
 	int r, err;
 
-	pthread_once(&lk_sig_once, lk_sig_setup);
-	w.thread = pthread_self();
-	atomic_init(&w.interrupted, 0);
-	fuse_req_interrupt_func(req, lk_interrupt, &w);
+	w->thread = pthread_self();
+	atomic_store(&w->started, 1);
+	/* runs the callback at once if the request was interrupted already */
+	fuse_req_interrupt_func(w->req, lk_interrupt, w);
 	for (;;) {
-		if (atomic_load(&w.interrupted)) {
+		if (atomic_load(&w->interrupted)) {
 			err = -EINTR;
 			break;
 		}
-		r = fl ? fcntl(fd, F_OFD_SETLKW, fl) : flock(fd, op);
+		r = w->o ? fcntl(w->o->fd, F_OFD_SETLKW, &w->fl)
+			 : flock(w->fd, w->op);
 		err = r < 0 ? -errno : 0;
 		if (err != -EINTR)
 			break;
 		/* EINTR without an interrupt (a stray signal): wait again */
 	}
-	/* no callback may run once we return (w is on our stack) */
-	fuse_req_interrupt_func(req, NULL, NULL);
-	return err;
+	/* no callback may run once we go on (w is freed below) */
+	fuse_req_interrupt_func(w->req, NULL, NULL);
+	if (w->o)
+		lk_put(w->o);
+	rfs_reply_err(w->req, err);
+
+	pthread_mutex_lock(&lw_lock);
+	for (pp = &lw_list; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	lw_count--;
+	pthread_mutex_unlock(&lw_lock);
+	free(w);
+	return NULL;
+}
+
+/*
+ * Hand a blocking lock request to a waiter thread: fcntl(@o->fd,
+ * F_OFD_SETLKW, @fl) when @o is given (its reference passes to the
+ * waiter), else flock(@fd, @op).  It replies.  Returns 0, or a negative
+ * errno when no waiter could start (then the caller replies and still
+ * owns @o's reference).
+ */
+static int lk_wait_async(fuse_req_t req, struct lkowner *o,
+			 const struct flock *fl, int fd, int op)
+{
+	struct lkwaiter *w;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	pthread_once(&lk_sig_once, lk_sig_setup);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOLCK;
+	w->req = req;
+	w->o = o;
+	w->fd = fd;
+	w->op = op;
+	if (fl)
+		w->fl = *fl;
+	atomic_init(&w->interrupted, 0);
+	atomic_init(&w->started, 0);
+
+	pthread_mutex_lock(&lw_lock);
+	if (lw_stopping || lw_count >= LK_MAX_WAITERS) {
+		pthread_mutex_unlock(&lw_lock);
+		free(w);
+		return -ENOLCK;
+	}
+	w->next = lw_list;
+	lw_list = w;
+	lw_count++;
+	pthread_mutex_unlock(&lw_lock);
+
+	err = pthread_attr_init(&attr);
+	if (!err) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, LK_WAITER_STACK);
+		err = pthread_create(&t, &attr, lk_waiter_main, w);
+		pthread_attr_destroy(&attr);
+	}
+	if (!err)
+		return 0;
+	pthread_mutex_lock(&lw_lock);
+	for (struct lkwaiter **pp = &lw_list; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	lw_count--;
+	pthread_mutex_unlock(&lw_lock);
+	free(w);
+	return -ENOLCK;
+}
+
+void rfs_locks_stop(void)
+{
+	struct lkwaiter *w;
+	unsigned left;
+	int i;
+
+	for (i = 0; i < 500; i++) { /* at most 5 s */
+		pthread_mutex_lock(&lw_lock);
+		lw_stopping = true;
+		for (w = lw_list; w; w = w->next)
+			lk_kick(w);
+		left = lw_count;
+		pthread_mutex_unlock(&lw_lock);
+		if (!left)
+			return;
+		usleep(10000);
+	}
+	rfs_warn("%u lock waiters did not end", left);
 }
 
 /* ---- lock handlers ------------------------------------------------------ */
@@ -707,9 +1083,13 @@ void rfs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		rfs_reply_err(req, err);
 		return;
 	}
+	if (!unlock)
+		lk_register(ino, (int)fi->fh, o);
 	fl.l_pid = 0; /* OFD locks require it */
 	if (sleep && !unlock) {
-		err = lk_wait(req, o->fd, &fl, 0);
+		err = lk_wait_async(req, o, &fl, -1, 0);
+		if (!err)
+			return; /* the waiter replies and puts o */
 	} else {
 		err = fcntl(o->fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
 		if (err == -EACCES)
@@ -726,10 +1106,14 @@ void rfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 	(void)ino;
 	rfs_thread_enter();
-	if ((op & LOCK_NB) || (op & LOCK_UN))
+	if ((op & LOCK_NB) || (op & LOCK_UN)) {
 		err = flock(fd, op) < 0 ? -errno : 0;
-	else
-		err = lk_wait(req, fd, NULL, op);
+	} else {
+		/* the open cannot be released while its request waits */
+		err = lk_wait_async(req, NULL, NULL, fd, op);
+		if (!err)
+			return;
+	}
 	rfs_reply_err(req, err);
 }
 
@@ -737,7 +1121,6 @@ void rfs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 	struct lkowner *o;
 	int fd, err = 0;
 
@@ -745,18 +1128,13 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* a close by the owner drops all its POSIX locks on the file */
 	pthread_mutex_lock(&lk_lock);
 	o = lk_find_locked(ino, fi->lock_owner);
-	if (o) {
-		lk_unhash_locked(o); /* the hash's reference is now ours */
-		if (fcntl(o->fd, F_OFD_SETLK, &fl) < 0)
-			err = -errno;
-	}
+	if (o)
+		o->refs++;
 	pthread_mutex_unlock(&lk_lock);
 	if (o) {
-		if (err)
-			rfs_warn("unlock on close of %lu: %s",
-				 (unsigned long)ino, strerror(-err));
+		if (lk_end_owner(o))
+			lk_unregister(o);
 		lk_put(o);
-		err = 0;
 	}
 	/* a close of a copy reports what a close would (NFS: write errors) */
 	fd = dup((int)fi->fh);
@@ -770,6 +1148,7 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void rfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	rfs_thread_enter();
+	/* and the locks of every owner that locked through this open */
 	rfs_open_del(ino, (int)fi->fh);
 	/* drops the flock locks of this open with the fd */
 	close((int)fi->fh);
@@ -865,4 +1244,93 @@ void rfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		rfs_reply_err(req, -errno);
 	else
 		fuse_reply_lseek(req, res);
+}
+
+/* ---- ioctl ----------------------------------------------------------------- */
+
+/*
+ * Only the inode flag ioctls pass to SOURCE: FS_IOC_GETFLAGS/SETFLAGS and
+ * FS_IOC_FSGETXATTR/FSSETXATTR (chattr, lsattr, xfs_io).  The kernel's
+ * FUSE sends them (restricted, with fixed buffer sizes) when it reads or
+ * changes the flags of a file or directory; the VFS checked ownership and
+ * CAP_LINUX_IMMUTABLE already, and the change runs as the caller, so
+ * SOURCE decides again as for the caller.  Every other ioctl is ENOTTY:
+ * their arguments may be pointers into the caller's memory, and their
+ * effects are not known here.
+ */
+void rfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	       size_t in_bufsz, size_t out_bufsz)
+{
+	unsigned ucmd = cmd;
+	struct rfs_saved saved = {0};
+	union {
+		int flags;
+		struct fsxattr fsx;
+	} v;
+	size_t size, out = 0;
+	bool set;
+	int fd, err;
+
+	(void)arg;
+	rfs_thread_enter();
+	switch (ucmd) {
+	case FS_IOC_GETFLAGS:
+	case FS_IOC_SETFLAGS:
+		size = sizeof(v.flags);
+		set = ucmd == FS_IOC_SETFLAGS;
+		break;
+	case FS_IOC_FSGETXATTR:
+	case FS_IOC_FSSETXATTR:
+		size = sizeof(v.fsx);
+		set = ucmd == FS_IOC_FSSETXATTR;
+		break;
+	default:
+		rfs_reply_err(req, -ENOTTY);
+		return;
+	}
+	if (flags & (FUSE_IOCTL_UNRESTRICTED | FUSE_IOCTL_COMPAT)) {
+		rfs_reply_err(req, -ENOTTY);
+		return;
+	}
+	if (set ? in_bufsz < size : out_bufsz < size) {
+		rfs_reply_err(req, -EINVAL);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	if (set)
+		memcpy(&v, in_buf, size);
+	/* a directory's handle is not an fd (ops_dir.c): open it anew */
+	fd = (flags & FUSE_IOCTL_DIR)
+		     ? backing_open(ino, O_RDONLY | O_DIRECTORY)
+		     : (int)fi->fh;
+	if (fd < 0) {
+		rfs_reply_err(req, fd);
+		return;
+	}
+	err = set ? rfs_as_caller(req, &saved) : 0;
+	if (!err) {
+		err = ioctl(fd, ucmd, &v) < 0 ? -errno : 0;
+		rfs_as_daemon(&saved);
+	}
+	if (flags & FUSE_IOCTL_DIR)
+		close(fd);
+	if (err) {
+		rfs_reply_err(req, err);
+		return;
+	}
+	if (set) {
+		/*
+		 * The ctime moved, and the kernel keeps the attributes it has
+		 * (for an hour with coherence=watch): tell it before the
+		 * caller's chattr returns and stats.  Attributes only, no
+		 * pages: the kernel takes no lock a request holds for this,
+		 * so the handler may send it.
+		 */
+		attr_changed(ino);
+		fuse_lowlevel_notify_inval_inode(rfs.se, ino, -1, 0);
+	} else {
+		out = size;
+	}
+	fuse_reply_ioctl(req, 0, out ? &v : NULL, out);
 }

@@ -320,6 +320,10 @@ W(copy_file_range, COPY_FILE_RANGE,
 W(lseek, LSEEK,
   (fuse_req_t r, fuse_ino_t i, off_t o, int w, struct fuse_file_info *fi),
   (r, i, o, w, fi))
+W(ioctl, IOCTL,
+  (fuse_req_t r, fuse_ino_t i, unsigned c, void *a, struct fuse_file_info *fi,
+   unsigned f, const void *ib, size_t is, size_t os),
+  (r, i, c, a, fi, f, ib, is, os))
 W(setxattr, SETXATTR,
   (fuse_req_t r, fuse_ino_t i, const char *n, const char *v, size_t s,
    int f), (r, i, n, v, s, f))

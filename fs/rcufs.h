@@ -46,6 +46,14 @@ enum rfs_watcher {
 	RFS_WATCH_NONE, /* as a state: no watcher runs (timeouts) */
 };
 
+/* atime options: how reads through the mount move access times */
+enum rfs_atime {
+	RFS_ATIME_SOURCE,   /* as SOURCE's own mount does (default) */
+	RFS_ATIME_NOATIME,  /* never */
+	RFS_ATIME_RELATIME, /* when older than mtime/ctime or a day */
+	RFS_ATIME_STRICT,   /* at every read */
+};
+
 struct rcufs_opts {
 	char *source;		 /* absolute, canonical */
 	char *mountpoint;	 /* absolute, canonical */
@@ -68,6 +76,9 @@ struct rcufs_opts {
 	bool exact_xattr_errors; /* never EOPNOTSUPP for security.selinux */
 	bool no_opendir;	 /* ask the kernel not to send OPENDIR */
 	bool ro;
+	enum rfs_atime atime;
+	bool nodiratime;    /* listing a directory leaves its atime */
+	bool sync, dirsync; /* namespace changes are synced (sync: data too) */
 	bool foreground, debug, singlethread;
 	bool allow_other, auto_unmount;
 	char *fsname, *subtype;
@@ -75,7 +86,18 @@ struct rcufs_opts {
 
 struct rcufs {
 	struct rcufs_opts o;
-	int root_fd; /* O_PATH|O_DIRECTORY of SOURCE, never closed */
+	int root_fd;   /* O_PATH|O_DIRECTORY of SOURCE, never closed; on a
+		      * private clone of SOURCE's mount with the atime and ro
+		      * options applied when they were given (main.c) */
+	int source_fd; /* SOURCE on its own mount (== root_fd without a
+			* clone): what fs/source.c watches */
+	/* may a READ (a READDIR) move the atime on SOURCE?  Then the cached
+	 * attributes are dropped after it.  Read-only after start-up. */
+	bool atime_moves, diratime_moves;
+	/* an atime option other than noatime was given: reads must reach
+	 * SOURCE to move its atime, so the kernel keeps no file pages or
+	 * listings across opens (and OPENDIR is asked for) */
+	bool atime_exact;
 	dev_t root_dev;
 	ino_t root_ino;
 	struct dcache *dc;
@@ -150,6 +172,9 @@ bool rfs_kernel_may_cache(void);
  * notifier runs (not coherence=watch).  Any thread, outside RCU.
  */
 void rfs_queue_inval_attr(uint64_t nodeid);
+/* Likewise: the kernel is to drop its cached pages of @nodeid from @off
+ * to the end (and its attributes). */
+void rfs_queue_inval_data(uint64_t nodeid, off_t off);
 /* Likewise: the kernel is to drop every name and inode's attributes
  * (SOURCE was lost).  Not from a request handler's hot path. */
 void rfs_queue_inval_all(void);
@@ -223,6 +248,7 @@ void rfs_thread_enter(void);
 	X(FALLOCATE, fallocate)             \
 	X(COPY_FILE_RANGE, copy_file_range) \
 	X(LSEEK, lseek)                     \
+	X(IOCTL, ioctl)                     \
 	X(SETXATTR, setxattr)               \
 	X(GETXATTR, getxattr)               \
 	X(LISTXATTR, listxattr)             \
@@ -505,6 +531,9 @@ void rfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
 int rfs_may_search(fuse_req_t req, fuse_ino_t dir);
 void rfs_statfs(fuse_req_t req, fuse_ino_t ino);
 /* fs/ops_dir.c */
+/* -o sync, dirsync: fsync the directory at O_PATH @dirfd after a change
+ * of its entries (0 without those options). */
+int rfs_dirsync(int dirfd);
 void rfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       dev_t rdev);
 void rfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -551,6 +580,12 @@ void rfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags);
 void rfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi);
+void rfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	       size_t in_bufsz, size_t out_bufsz);
+/* Interrupt every blocked lock request and wait (a few seconds at most)
+ * for its waiter thread to reply; after the session loop ended. */
+void rfs_locks_stop(void);
 /*
  * A new fd of any file or directory of @nodeid open through the mount, or
  * -ESTALE: how an unlinked but still open object is reached (fstat,

@@ -100,7 +100,7 @@ static const char *why_lost(void)
 {
 	struct stat st;
 
-	if (fstat(rfs.root_fd, &st) == 0 && st.st_nlink == 0)
+	if (fstat(rfs.source_fd, &st) == 0 && st.st_nlink == 0)
 		return "was removed";
 	if (root_mnt_id >= 0 && !mount_listed(root_mnt_id, true))
 		return "is no longer mounted (its filesystem was unmounted)";
@@ -144,7 +144,8 @@ static void *watch(void *arg)
 
 int rfs_source_watch_start(void)
 {
-	long id = fd_mnt_id(rfs.root_fd);
+	/* SOURCE's own mount: root_fd may be on a private clone of it */
+	long id = fd_mnt_id(rfs.source_fd);
 	int err;
 
 	/* armed only on evidence we can watch change: see the top */

@@ -1244,6 +1244,12 @@ void rfs_queue_inval_attr(uint64_t nodeid)
 		note(NOTE_INODE, nodeid, -1, NULL);
 }
 
+void rfs_queue_inval_data(uint64_t nodeid, off_t off)
+{
+	if (__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
+		note(NOTE_INODE, nodeid, off < 0 ? 0 : off, NULL);
+}
+
 void rfs_queue_inval_all(void)
 {
 	if (!__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))

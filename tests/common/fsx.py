@@ -15,6 +15,7 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6",
 AT_FDCWD = -100
 RENAME_NOREPLACE = 1 << 0
 RENAME_EXCHANGE = 1 << 1
+RENAME_WHITEOUT = 1 << 2
 XATTR_CREATE = 1
 XATTR_REPLACE = 2
 
@@ -108,7 +109,7 @@ def _rename2(old, new, flags):
     f = 0
     for w in flags.split("|"):
         f |= {"noreplace": RENAME_NOREPLACE, "exchange": RENAME_EXCHANGE,
-              "0": 0}[w]
+              "whiteout": RENAME_WHITEOUT, "0": 0}[w]
     return renameat2(old, new, f)
 
 
