@@ -401,6 +401,67 @@ static int key_of(uint64_t nodeid, uint64_t *dev, uint64_t *ino)
 	return 0;
 }
 
+/*
+ * Truncate the verified open file @fd as O_TRUNC in @flags asks: ftruncate
+ * marks mtime and ctime as O_TRUNC does, even for an empty file.  O_RDONLY
+ * | O_TRUNC truncates too, given write permission: then through a
+ * write-only reopen of the same object, which checks that permission.  Run
+ * as whoever opened @fd (the caller), so that SOURCE decides the permission
+ * and the clearing of setuid/setgid as for an open with O_TRUNC.
+ */
+static int trunc_fd(int fd, int flags)
+{
+	char proc[64];
+	int wfd, err;
+
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return ftruncate(fd, 0) < 0 ? -errno : 0;
+	backing_proc_path(fd, proc);
+	wfd = open(proc, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (wfd < 0)
+		return -errno;
+	err = ftruncate(wfd, 0) < 0 ? -errno : 0;
+	close(wfd);
+	return err;
+}
+
+/*
+ * After an open made with O_NONBLOCK and without O_TRUNC (open_flags) and
+ * verified: give @fd the status flags asked for (O_NONBLOCK off unless
+ * @flags has it) and apply O_TRUNC.  Closes @fd on failure.
+ */
+static int open_finish(int fd, int flags)
+{
+	int fl, err = 0;
+
+	if (!(flags & O_NONBLOCK)) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+			err = -errno;
+	}
+	if (!err && (flags & O_TRUNC))
+		err = trunc_fd(fd, flags);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * What the first open of an object is made with: nothing irreversible
+ * before the object is verified (DESIGN.md §7), so no O_TRUNC, and
+ * O_NONBLOCK, so that a FIFO swapped in under the name does not block the
+ * worker (opened, it fails verification; a FIFO with no reader answers
+ * ENXIO at once).  O_PATH opens nothing.
+ */
+static int open_flags(int flags)
+{
+	if (flags & O_PATH)
+		return flags | O_NOFOLLOW | O_CLOEXEC;
+	return (flags & ~O_TRUNC) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
+}
+
 static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 {
 	char name[NAME_MAX + 1];
@@ -416,18 +477,19 @@ static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 	err = backing_locate(nodeid, &dirfd, name, &ref);
 	if (err)
 		return err;
-	fd = openat(dirfd, name[0] ? name : ".",
-		    flags | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name[0] ? name : ".", open_flags(flags));
 	err = fd < 0 ? -errno : 0;
 	backing_put_dir(ref);
 	if (err)
-		return err == -ENOENT ? -ESTALE : err;
+		/* ENXIO: a FIFO with no reader (or a socket) is there now:
+		 * the kernel opens those itself, never through OPEN */
+		return err == -ENOENT || err == -ENXIO ? -ESTALE : err;
 	err = verify(fd, dev, ino, st);
 	if (err) {
 		close(fd);
 		return err;
 	}
-	return fd;
+	return flags & O_PATH ? fd : open_finish(fd, flags);
 }
 
 int backing_open_path(uint64_t nodeid, struct stat *st)
@@ -460,9 +522,16 @@ int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req)
 		close(opath);
 		return err;
 	}
-	/* the magic link leads to the verified object and nothing else */
-	fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-	err = fd < 0 ? -errno : 0;
+	/*
+	 * The magic link leads to the verified object and nothing else; still
+	 * the same two steps as open_verified (the object may have been
+	 * replaced by a FIFO reusing its inode number), truncating as the
+	 * caller.
+	 */
+	fd = open(proc, open_flags(flags) & ~O_NOFOLLOW);
+	err = fd < 0 ? (errno == ENXIO ? -ESTALE : -errno) : 0;
+	if (!err)
+		fd = open_finish(fd, flags);
 	rfs_as_daemon(&saved);
 	close(opath);
 	return err ? err : fd;

@@ -231,7 +231,7 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fdent *ref;
 	struct stat st;
 	bool upgraded;
-	int flags, dirfd, fd, err;
+	int flags, dirfd, fd, fl, err;
 
 	rfs_thread_enter();
 	err = backing_get_dir(parent, &dirfd, &ref);
@@ -239,8 +239,10 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
+	/* O_NONBLOCK: a FIFO created at the name meanwhile must not block
+	 * the worker (it is refused below) */
 	flags = backing_flags(fi->flags, &upgraded) | O_CREAT | O_NOFOLLOW |
-		O_CLOEXEC;
+		O_CLOEXEC | O_NONBLOCK;
 	flags |= fi->flags & O_EXCL;
 	for (;;) {
 		/* owned by the caller, with SOURCE's rules */
@@ -269,6 +271,17 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	backing_put_dir(ref);
 	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* made in SOURCE behind the kernel's negative entry: ESTALE
+		 * makes it look the name up again and open what is there */
+		err = -ESTALE;
+		goto fail;
+	}
+	fl = fi->flags & O_NONBLOCK ? 0 : fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
 		err = -errno;
 		goto fail;
 	}
