@@ -5,11 +5,14 @@
  *
  * Never one fd per inode (DESIGN.md §7): only directories get an fd, kept
  * in an LRU bounded by max_fds; files are reached by name relative to their
- * parent's fd.  A directory fd is opened from the root fd with openat2 and
- * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, so nothing
- * planted in SOURCE (a symlink, "..", a magic link) can lead outside it,
- * and every fd is checked against the (st_dev, st_ino) the cache knows, so
- * an object swapped underneath is detected (-ESTALE) instead of used.
+ * parent's fd.  A directory fd is opened relative to its nearest ancestor
+ * whose fd is open (the root's at worst), one name at a time, with openat2
+ * and RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, so
+ * nothing planted in SOURCE (a symlink, "..", a magic link) can lead
+ * outside it and no path is built (any depth is reachable, PATH_MAX is no
+ * limit); every fd is checked against the (st_dev, st_ino) the cache
+ * knows, so an object swapped underneath is detected (-ESTALE) instead of
+ * used.
  *
  * Locking: fdc_lock (a mutex) protects every fdent's fd, refs and lru
  * linkage, fdc_lru and fdc_open.  It is never held across a syscall that
@@ -88,47 +91,143 @@ static int verify(int fd, uint64_t dev, uint64_t ino, struct stat *out)
 	return 0;
 }
 
-/* Open the directory @inode names, beneath the root, with no symlinks. */
-static int open_dir(struct dc_inode *inode, uint64_t dev, uint64_t ino)
+/*
+ * A borrowed fd of directory inode @di if the cache holds one open (the
+ * root's is always open): 0 with *fd, and *ref to give back with
+ * backing_put_dir (it then owns the inode reference the caller passes in,
+ * as backing_get_dir's does); 1 when none is open (the caller keeps its
+ * reference).  Opens nothing.
+ */
+static int borrow_open(struct dc_inode *di, int *fd, struct fdent **ref)
+{
+	struct fdent *e;
+
+	*ref = NULL;
+	if (dc_inode_nodeid(di) == DC_ROOT_ID) {
+		*fd = rfs.root_fd;
+		dc_inode_put(di);
+		return 0;
+	}
+	e = dc_inode_private(di);
+	if (!e)
+		return 1;
+	pthread_mutex_lock(&fdc_lock);
+	if (e->fd < 0) {
+		pthread_mutex_unlock(&fdc_lock);
+		return 1;
+	}
+	e->refs++;
+	cds_list_del(&e->lru);
+	cds_list_add(&e->lru, &fdc_lru);
+	*fd = e->fd;
+	pthread_mutex_unlock(&fdc_lock);
+	*ref = e;
+	return 0;
+}
+
+/* One component @name beneath directory @dirfd, verified against @d's
+ * inode.  The new fd, or a negative errno (-ESTALE when it is gone or
+ * another object). */
+static int open_child(int dirfd, struct dentry *d)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 			   RESOLVE_NO_MAGICLINKS,
 	};
-	struct dentry *d = dc_inode_alias(inode);
-	char *path;
-	ssize_t n;
+	struct dc_inode *inode = dentry_inode(d);
+	char name[DC_NAME_MAX + 1];
+	uint64_t dev, ino;
 	int fd, err;
 
-	if (!d)
-		return -ESTALE;
-	path = malloc(PATH_MAX);
-	if (!path) {
-		dentry_put(d);
-		return -ENOMEM;
-	}
-	n = dentry_path(d, path, PATH_MAX);
-	dentry_put(d);
-	if (n < 0) {
-		free(path);
-		return n == -ENOENT ? -ESTALE : (int)n;
-	}
-	fd = (int)syscall(SYS_openat2, rfs.root_fd, n ? path : ".", &how,
-			  sizeof(how));
-	err = fd < 0 ? -errno : 0;
-	free(path);
-	if (err)
-		/* ELOOP: a component became a symlink; ENOENT/ENOTDIR: gone */
+	if (!inode)
+		return -ESTALE; /* negative now: removed */
+	dc_inode_key(inode, &dev, &ino);
+	dc_inode_put(inode);
+	dentry_name_copy(d, name);
+	fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (fd < 0) {
+		err = -errno;
+		/* ELOOP: it became a symlink; ENOENT/ENOTDIR: gone */
 		return err == -ELOOP || err == -ENOENT || err == -ENOTDIR ||
 				       err == -EXDEV
 			       ? -ESTALE
 			       : err;
+	}
 	err = verify(fd, dev, ino, NULL);
 	if (err) {
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+/*
+ * Open the directory @inode stands for (DESIGN.md §7): relative to the
+ * nearest ancestor whose fd is open (at worst the root's), one component
+ * at a time, each with openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS and verified by (st_dev, st_ino) against the
+ * cached object, so no path is ever built: any depth is reachable (a
+ * root-relative path would stop at PATH_MAX), and nothing planted in
+ * SOURCE leads outside it.  At most two fds of our own are open at a
+ * time besides the borrowed ancestor's, whatever the depth; the
+ * directories passed on the way are not cached.  The last one opened is
+ * @inode's alias, so it was checked against @inode's key (a dentry's inode
+ * never changes; it may only turn negative, then -ESTALE).
+ */
+static int open_dir(struct dc_inode *inode)
+{
+	struct dentry **chain = NULL, **grown, *d, *p;
+	struct dc_inode *pi;
+	struct fdent *base = NULL;
+	size_t n = 0, cap = 0, i;
+	int basefd = -1, cur, fd = -ESTALE;
+
+	d = dc_inode_alias(inode);
+	if (!d)
+		return -ESTALE;
+	/* up to an ancestor with an open fd: chain[] holds the way down */
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			grown = realloc(chain, cap * sizeof(*chain));
+			if (!grown) {
+				dentry_put(d);
+				fd = -ENOMEM;
+				goto out;
+			}
+			chain = grown;
+		}
+		chain[n++] = d;
+		p = dentry_parent(d);
+		pi = p == d ? NULL : dentry_inode(p);
+		if (!pi) {
+			/* @d is the root (not a directory fd we open) or its
+			 * parent lost its inode: gone */
+			dentry_put(p);
+			goto out;
+		}
+		if (!borrow_open(pi, &basefd, &base)) {
+			dentry_put(p);
+			break;
+		}
+		dc_inode_put(pi);
+		d = p; /* our reference on p passes to chain[] */
+	}
+	cur = basefd;
+	for (i = n; i-- > 0;) {
+		fd = open_child(cur, chain[i]);
+		if (cur != basefd)
+			close(cur);
+		if (fd < 0)
+			break;
+		cur = fd;
+	}
+	backing_put_dir(base);
+out:
+	for (i = 0; i < n; i++)
+		dentry_put(chain[i]);
+	free(chain);
 	return fd;
 }
 
@@ -207,7 +306,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 	if (e->fd < 0) {
 		pthread_mutex_unlock(&fdc_lock);
 		/* open without the lock: it walks a path in the kernel */
-		newfd = open_dir(inode, e->dev, e->ino);
+		newfd = open_dir(inode);
 		if (newfd < 0) {
 			dc_inode_put(inode);
 			return newfd;
