@@ -284,6 +284,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	    !(fstatat(fd1, name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
 	      sst.st_dev == tst.st_dev && sst.st_ino == tst.st_ino))
 		unkeyed = dcache_forget_key(rfs.dc, tst.st_dev, tst.st_ino);
+	/* an exchange keeps cache-filling LOOKUPs out (rfs_exchange_lock) */
+	if (flags & RENAME_EXCHANGE)
+		pthread_rwlock_wrlock(&rfs_exchange_lock);
 	/* as the caller: sticky directories, a moved directory's ".." */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -299,6 +302,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
 		dcache_inval_entry(rfs.dc, newparent, newname, DC_SRC_LOCAL);
 	}
+	if (flags & RENAME_EXCHANGE)
+		pthread_rwlock_unlock(&rfs_exchange_lock);
 	if (err)
 		dcache_rekey(rfs.dc, unkeyed);
 	rfs_reply_err(req, err);
