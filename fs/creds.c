@@ -221,8 +221,14 @@ int rfs_as_caller(fuse_req_t req, struct rfs_saved *s)
 		restore_failed();
 	}
 	if (err) {
-		rfs_warn("cannot act as uid %u gid %u: %s", (unsigned)ctx->uid,
-			 (unsigned)ctx->gid, strerror(-err));
+		static bool warned;
+
+		/* once: every such request fails the same way */
+		if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			rfs_warn("cannot act as uid %u gid %u (no "
+				 "CAP_SETUID/CAP_SETGID?): requests of other "
+				 "users fail with EPERM",
+				 (unsigned)ctx->uid, (unsigned)ctx->gid);
 		return err;
 	}
 	s->switched = true;
