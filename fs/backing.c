@@ -561,9 +561,33 @@ static int open_flags(int flags)
 	return (flags & ~O_TRUNC) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
 }
 
+/*
+ * Open the object of the verified O_PATH fd @opath (attributes @st) with
+ * open(2) @flags, through its magic link, which leads to that object and
+ * nothing else: no O_NONBLOCK needed, since its type is known.  OPEN only
+ * ever asks for regular files and directories (the kernel opens special
+ * files itself), so anything else is a stale object: -ESTALE.  Then as
+ * open_finish (O_TRUNC).  Runs as whoever the open is for.
+ */
+static int open_via(int opath, const struct stat *st, int flags)
+{
+	char proc[64];
+	int fd;
+
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return -ESTALE;
+	backing_proc_path(opath, proc);
+	fd = open(proc, (flags & ~(O_TRUNC | O_NOFOLLOW)) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* opened with the caller's own O_NONBLOCK: nothing to clear */
+	return open_finish(fd, flags | O_NONBLOCK);
+}
+
 static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 {
 	char name[NAME_MAX + 1];
+	struct stat pst;
 	struct fdent *ref;
 	uint64_t dev, ino;
 	int dirfd, fd, err;
@@ -579,6 +603,18 @@ static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 	fd = openat(dirfd, name[0] ? name : ".", open_flags(flags));
 	err = fd < 0 ? -errno : 0;
 	backing_put_dir(ref);
+	if (err == -EWOULDBLOCK && !(flags & O_NONBLOCK)) {
+		/*
+		 * O_NONBLOCK met a lease being broken: verify through an
+		 * O_PATH fd, then open that object and wait, as natively.
+		 */
+		fd = open_verified(nodeid, O_PATH, &pst);
+		if (fd < 0)
+			return fd;
+		err = open_via(fd, &pst, flags);
+		close(fd);
+		return err;
+	}
 	if (err)
 		/* ENXIO: a FIFO with no reader (or a socket) is there now:
 		 * the kernel opens those itself, never through OPEN */
@@ -604,36 +640,27 @@ int backing_open(uint64_t nodeid, int flags)
 int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req)
 {
 	struct rfs_saved saved;
-	char proc[64];
+	struct stat st;
 	int opath, fd, err;
 
 	if (!rfs_caller_is_other(req))
 		return open_verified(nodeid, flags, NULL);
 	if (flags & O_CREAT)
 		return -EINVAL;
-	/* verified as the daemon; then only the open itself as the caller */
-	opath = open_verified(nodeid, O_PATH, NULL);
+	/* verified as the daemon; then only the open itself (and the
+	 * truncation) as the caller */
+	opath = open_verified(nodeid, O_PATH, &st);
 	if (opath < 0)
 		return opath;
-	backing_proc_path(opath, proc);
 	err = rfs_as_caller(req, &saved);
 	if (err) {
 		close(opath);
 		return err;
 	}
-	/*
-	 * The magic link leads to the verified object and nothing else; still
-	 * the same two steps as open_verified (the object may have been
-	 * replaced by a FIFO reusing its inode number), truncating as the
-	 * caller.
-	 */
-	fd = open(proc, open_flags(flags) & ~O_NOFOLLOW);
-	err = fd < 0 ? (errno == ENXIO ? -ESTALE : -errno) : 0;
-	if (!err)
-		fd = open_finish(fd, flags);
+	fd = open_via(opath, &st, flags);
 	rfs_as_daemon(&saved);
 	close(opath);
-	return err ? err : fd;
+	return fd;
 }
 
 int backing_stat_at(int dirfd, const char *name, struct dc_attr *attr)
