@@ -476,6 +476,17 @@ int backing_open(uint64_t nodeid, int flags);
  */
 int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req);
 
+/*
+ * CREATE without O_EXCL met an existing @name in @dirfd: open it with
+ * @flags (O_CREAT and O_EXCL dropped; O_TRUNC applied after) only if it is
+ * a regular file, opening nothing else first (a FIFO would block, or take
+ * a reader's rendezvous).  -ESTALE for anything else, or when it is gone
+ * again: the kernel then looks the name up afresh and, for a special file,
+ * opens it itself.  Run as the caller: its search permission on @dirfd
+ * and its rights on the file decide.
+ */
+int backing_open_existing(int dirfd, const char *name, int flags);
+
 /* "/proc/self/fd/N" for an O_PATH fd, for calls that take only a path. */
 void backing_proc_path(int fd, char buf[64]);
 
