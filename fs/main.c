@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		   "(default: on)\n"
 		   "    -o no_default_permissions  rcufs answers access checks "
 		   "instead\n"
+		   "                           (entry and negative timeouts "
+		   "0)\n"
 		   "    -o ro                  read-only mount\n"
 		   "    -o fsname=NAME         filesystem name in /proc/mounts "
 		   "(default: SOURCE)\n"
