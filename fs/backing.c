@@ -5,11 +5,14 @@
  *
  * Never one fd per inode (DESIGN.md §7): only directories get an fd, kept
  * in an LRU bounded by max_fds; files are reached by name relative to their
- * parent's fd.  A directory fd is opened from the root fd with openat2 and
- * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, so nothing
- * planted in SOURCE (a symlink, "..", a magic link) can lead outside it,
- * and every fd is checked against the (st_dev, st_ino) the cache knows, so
- * an object swapped underneath is detected (-ESTALE) instead of used.
+ * parent's fd.  A directory fd is opened relative to its nearest ancestor
+ * whose fd is open (the root's at worst), one name at a time, with openat2
+ * and RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, so
+ * nothing planted in SOURCE (a symlink, "..", a magic link) can lead
+ * outside it and no path is built (any depth is reachable, PATH_MAX is no
+ * limit); every fd is checked against the (st_dev, st_ino) the cache
+ * knows, so an object swapped underneath is detected (-ESTALE) instead of
+ * used.
  *
  * Locking: fdc_lock (a mutex) protects every fdent's fd, refs and lru
  * linkage, fdc_lru and fdc_open.  It is never held across a syscall that
@@ -88,47 +91,143 @@ static int verify(int fd, uint64_t dev, uint64_t ino, struct stat *out)
 	return 0;
 }
 
-/* Open the directory @inode names, beneath the root, with no symlinks. */
-static int open_dir(struct dc_inode *inode, uint64_t dev, uint64_t ino)
+/*
+ * A borrowed fd of directory inode @di if the cache holds one open (the
+ * root's is always open): 0 with *fd, and *ref to give back with
+ * backing_put_dir (it then owns the inode reference the caller passes in,
+ * as backing_get_dir's does); 1 when none is open (the caller keeps its
+ * reference).  Opens nothing.
+ */
+static int borrow_open(struct dc_inode *di, int *fd, struct fdent **ref)
+{
+	struct fdent *e;
+
+	*ref = NULL;
+	if (dc_inode_nodeid(di) == DC_ROOT_ID) {
+		*fd = rfs.root_fd;
+		dc_inode_put(di);
+		return 0;
+	}
+	e = dc_inode_private(di);
+	if (!e)
+		return 1;
+	pthread_mutex_lock(&fdc_lock);
+	if (e->fd < 0) {
+		pthread_mutex_unlock(&fdc_lock);
+		return 1;
+	}
+	e->refs++;
+	cds_list_del(&e->lru);
+	cds_list_add(&e->lru, &fdc_lru);
+	*fd = e->fd;
+	pthread_mutex_unlock(&fdc_lock);
+	*ref = e;
+	return 0;
+}
+
+/* One component @name beneath directory @dirfd, verified against @d's
+ * inode.  The new fd, or a negative errno (-ESTALE when it is gone or
+ * another object). */
+static int open_child(int dirfd, struct dentry *d)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 			   RESOLVE_NO_MAGICLINKS,
 	};
-	struct dentry *d = dc_inode_alias(inode);
-	char *path;
-	ssize_t n;
+	struct dc_inode *inode = dentry_inode(d);
+	char name[DC_NAME_MAX + 1];
+	uint64_t dev, ino;
 	int fd, err;
 
-	if (!d)
-		return -ESTALE;
-	path = malloc(PATH_MAX);
-	if (!path) {
-		dentry_put(d);
-		return -ENOMEM;
-	}
-	n = dentry_path(d, path, PATH_MAX);
-	dentry_put(d);
-	if (n < 0) {
-		free(path);
-		return n == -ENOENT ? -ESTALE : (int)n;
-	}
-	fd = (int)syscall(SYS_openat2, rfs.root_fd, n ? path : ".", &how,
-			  sizeof(how));
-	err = fd < 0 ? -errno : 0;
-	free(path);
-	if (err)
-		/* ELOOP: a component became a symlink; ENOENT/ENOTDIR: gone */
+	if (!inode)
+		return -ESTALE; /* negative now: removed */
+	dc_inode_key(inode, &dev, &ino);
+	dc_inode_put(inode);
+	dentry_name_copy(d, name);
+	fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (fd < 0) {
+		err = -errno;
+		/* ELOOP: it became a symlink; ENOENT/ENOTDIR: gone */
 		return err == -ELOOP || err == -ENOENT || err == -ENOTDIR ||
 				       err == -EXDEV
 			       ? -ESTALE
 			       : err;
+	}
 	err = verify(fd, dev, ino, NULL);
 	if (err) {
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+/*
+ * Open the directory @inode stands for (DESIGN.md §7): relative to the
+ * nearest ancestor whose fd is open (at worst the root's), one component
+ * at a time, each with openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS and verified by (st_dev, st_ino) against the
+ * cached object, so no path is ever built: any depth is reachable (a
+ * root-relative path would stop at PATH_MAX), and nothing planted in
+ * SOURCE leads outside it.  At most two fds of our own are open at a
+ * time besides the borrowed ancestor's, whatever the depth; the
+ * directories passed on the way are not cached.  The last one opened is
+ * @inode's alias, so it was checked against @inode's key (a dentry's inode
+ * never changes; it may only turn negative, then -ESTALE).
+ */
+static int open_dir(struct dc_inode *inode)
+{
+	struct dentry **chain = NULL, **grown, *d, *p;
+	struct dc_inode *pi;
+	struct fdent *base = NULL;
+	size_t n = 0, cap = 0, i;
+	int basefd = -1, cur, fd = -ESTALE;
+
+	d = dc_inode_alias(inode);
+	if (!d)
+		return -ESTALE;
+	/* up to an ancestor with an open fd: chain[] holds the way down */
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			grown = realloc(chain, cap * sizeof(*chain));
+			if (!grown) {
+				dentry_put(d);
+				fd = -ENOMEM;
+				goto out;
+			}
+			chain = grown;
+		}
+		chain[n++] = d;
+		p = dentry_parent(d);
+		pi = p == d ? NULL : dentry_inode(p);
+		if (!pi) {
+			/* @d is the root (not a directory fd we open) or its
+			 * parent lost its inode: gone */
+			dentry_put(p);
+			goto out;
+		}
+		if (!borrow_open(pi, &basefd, &base)) {
+			dentry_put(p);
+			break;
+		}
+		dc_inode_put(pi);
+		d = p; /* our reference on p passes to chain[] */
+	}
+	cur = basefd;
+	for (i = n; i-- > 0;) {
+		fd = open_child(cur, chain[i]);
+		if (cur != basefd)
+			close(cur);
+		if (fd < 0)
+			break;
+		cur = fd;
+	}
+	backing_put_dir(base);
+out:
+	for (i = 0; i < n; i++)
+		dentry_put(chain[i]);
+	free(chain);
 	return fd;
 }
 
@@ -207,7 +306,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 	if (e->fd < 0) {
 		pthread_mutex_unlock(&fdc_lock);
 		/* open without the lock: it walks a path in the kernel */
-		newfd = open_dir(inode, e->dev, e->ino);
+		newfd = open_dir(inode);
 		if (newfd < 0) {
 			dc_inode_put(inode);
 			return newfd;
@@ -401,9 +500,113 @@ static int key_of(uint64_t nodeid, uint64_t *dev, uint64_t *ino)
 	return 0;
 }
 
+/*
+ * Truncate the verified open file @fd as O_TRUNC in @flags asks: ftruncate
+ * marks mtime and ctime as O_TRUNC does, even for an empty file.  O_RDONLY
+ * | O_TRUNC truncates too, given write permission: then through a
+ * write-only reopen of the same object, which checks that permission.  Run
+ * as whoever opened @fd (the caller), so that SOURCE decides the permission
+ * and the clearing of setuid/setgid as for an open with O_TRUNC.
+ */
+static int trunc_fd(int fd, int flags)
+{
+	char proc[64];
+	int wfd, err;
+
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return ftruncate(fd, 0) < 0 ? -errno : 0;
+	backing_proc_path(fd, proc);
+	wfd = open(proc, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (wfd < 0)
+		return -errno;
+	err = ftruncate(wfd, 0) < 0 ? -errno : 0;
+	close(wfd);
+	return err;
+}
+
+/*
+ * After an open made with O_NONBLOCK and without O_TRUNC (open_flags) and
+ * verified: give @fd the status flags asked for (O_NONBLOCK off unless
+ * @flags has it) and apply O_TRUNC.  Closes @fd on failure.
+ */
+static int open_finish(int fd, int flags)
+{
+	int fl, err = 0;
+
+	if (!(flags & O_NONBLOCK)) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+			err = -errno;
+	}
+	if (!err && (flags & O_TRUNC))
+		err = trunc_fd(fd, flags);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * What the first open of an object is made with: nothing irreversible
+ * before the object is verified (DESIGN.md §7), so no O_TRUNC, and
+ * O_NONBLOCK, so that a FIFO swapped in under the name does not block the
+ * worker (opened, it fails verification; a FIFO with no reader answers
+ * ENXIO at once).  O_PATH opens nothing.
+ */
+static int open_flags(int flags)
+{
+	if (flags & O_PATH)
+		return flags | O_NOFOLLOW | O_CLOEXEC;
+	return (flags & ~O_TRUNC) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
+}
+
+/*
+ * Open the object of the verified O_PATH fd @opath (attributes @st) with
+ * open(2) @flags, through its magic link, which leads to that object and
+ * nothing else: no O_NONBLOCK needed, since its type is known.  OPEN only
+ * ever asks for regular files and directories (the kernel opens special
+ * files itself), so anything else is a stale object: -ESTALE.  Then as
+ * open_finish (O_TRUNC).  Runs as whoever the open is for.
+ */
+static int open_via(int opath, const struct stat *st, int flags)
+{
+	char proc[64];
+	int fd;
+
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return -ESTALE;
+	backing_proc_path(opath, proc);
+	fd = open(proc, (flags & ~(O_TRUNC | O_NOFOLLOW)) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* opened with the caller's own O_NONBLOCK: nothing to clear */
+	return open_finish(fd, flags | O_NONBLOCK);
+}
+
+int backing_open_existing(int dirfd, const char *name, int flags)
+{
+	struct stat st;
+	int opath, fd;
+
+	/* O_PATH opens nothing: no FIFO rendezvous, no device */
+	opath = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (opath < 0)
+		return errno == ENOENT ? -ESTALE : -errno; /* gone again */
+	if (fstat(opath, &st) < 0)
+		fd = -errno;
+	else if (!S_ISREG(st.st_mode))
+		fd = -ESTALE; /* the kernel looks it up and opens it itself */
+	else
+		fd = open_via(opath, &st, flags & ~(O_CREAT | O_EXCL));
+	close(opath);
+	return fd;
+}
+
 static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 {
 	char name[NAME_MAX + 1];
+	struct stat pst;
 	struct fdent *ref;
 	uint64_t dev, ino;
 	int dirfd, fd, err;
@@ -416,18 +619,31 @@ static int open_verified(uint64_t nodeid, int flags, struct stat *st)
 	err = backing_locate(nodeid, &dirfd, name, &ref);
 	if (err)
 		return err;
-	fd = openat(dirfd, name[0] ? name : ".",
-		    flags | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name[0] ? name : ".", open_flags(flags));
 	err = fd < 0 ? -errno : 0;
 	backing_put_dir(ref);
+	if (err == -EWOULDBLOCK && !(flags & O_NONBLOCK)) {
+		/*
+		 * O_NONBLOCK met a lease being broken: verify through an
+		 * O_PATH fd, then open that object and wait, as natively.
+		 */
+		fd = open_verified(nodeid, O_PATH, &pst);
+		if (fd < 0)
+			return fd;
+		err = open_via(fd, &pst, flags);
+		close(fd);
+		return err;
+	}
 	if (err)
-		return err == -ENOENT ? -ESTALE : err;
+		/* ENXIO: a FIFO with no reader (or a socket) is there now:
+		 * the kernel opens those itself, never through OPEN */
+		return err == -ENOENT || err == -ENXIO ? -ESTALE : err;
 	err = verify(fd, dev, ino, st);
 	if (err) {
 		close(fd);
 		return err;
 	}
-	return fd;
+	return flags & O_PATH ? fd : open_finish(fd, flags);
 }
 
 int backing_open_path(uint64_t nodeid, struct stat *st)
@@ -443,29 +659,27 @@ int backing_open(uint64_t nodeid, int flags)
 int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req)
 {
 	struct rfs_saved saved;
-	char proc[64];
+	struct stat st;
 	int opath, fd, err;
 
 	if (!rfs_caller_is_other(req))
 		return open_verified(nodeid, flags, NULL);
 	if (flags & O_CREAT)
 		return -EINVAL;
-	/* verified as the daemon; then only the open itself as the caller */
-	opath = open_verified(nodeid, O_PATH, NULL);
+	/* verified as the daemon; then only the open itself (and the
+	 * truncation) as the caller */
+	opath = open_verified(nodeid, O_PATH, &st);
 	if (opath < 0)
 		return opath;
-	backing_proc_path(opath, proc);
 	err = rfs_as_caller(req, &saved);
 	if (err) {
 		close(opath);
 		return err;
 	}
-	/* the magic link leads to the verified object and nothing else */
-	fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-	err = fd < 0 ? -errno : 0;
+	fd = open_via(opath, &st, flags);
 	rfs_as_daemon(&saved);
 	close(opath);
-	return err ? err : fd;
+	return fd;
 }
 
 int backing_stat_at(int dirfd, const char *name, struct dc_attr *attr)

@@ -34,7 +34,12 @@
  *
  * The switch uses the raw syscalls: setfsuid/setfsgid and SYS_setgroups
  * act on the calling thread only (glibc's setgroups() would change every
- * thread of the process, broadcasting with a signal).
+ * thread of the process, broadcasting with a signal).  setfsuid and
+ * setfsgid report no error (they return the previous id), so each is made
+ * a second time with the same id, which returns the id in effect: a switch
+ * to the caller that did not take (no CAP_SETUID/CAP_SETGID) fails the
+ * request with EPERM instead of running it as root; a switch back that
+ * did not take stops the daemon (set_fsid, restore_failed).
  *
  * Cost and caching (per thread, no locks, no shared state):
  * - fuse_req_getgroups() reads /proc/PID/task/PID/status: three syscalls
@@ -54,8 +59,8 @@
  *   no setgroups (which allocates and commits new credentials).  (On a
  *   root-squashing NFS SOURCE the daemon's own lookups would carry the
  *   last caller's groups.)
- * - So a repeated request from the same caller costs four cheap syscalls
- *   (setfsgid, setfsuid, and back).
+ * - So a repeated request from the same caller costs eight cheap
+ *   syscalls (setfsgid, setfsuid, and back; each made twice, see below).
  *
  * The caller's umask.  With FUSE_CAP_POSIX_ACL the kernel sends modes
  * without the umask applied (FUSE_CAP_DONT_MASK) and the umask beside
@@ -74,6 +79,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
@@ -126,6 +132,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The thread cannot become the daemon (fsuid 0) again: it would go on
+ * locating objects and filling the shared directory-fd cache with a
+ * caller's rights.  That needs CAP_SETUID lost under us; nothing sound is
+ * left to do but stop (the mount then answers ENOTCONN).
+ */
+static void restore_failed(void)
+{
+	rfs_error("cannot switch a worker back to the daemon's identity "
+		  "(fsuid/fsgid 0): stopping");
+	abort();
+}
+
 /* Does the request act as someone else than the daemon (root)? */
 static bool must_switch(const struct fuse_ctx *ctx)
 {
@@ -169,6 +188,18 @@ static int install_groups(fuse_req_t req, const struct fuse_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Set this thread's fsuid (@nr SYS_setfsuid) or fsgid (SYS_setfsgid) to
+ * @id.  Neither call reports failure: each returns the previous value.  So
+ * the call is made again with the same @id, which changes nothing and
+ * returns the value now in effect.  0 or -EPERM.
+ */
+static int set_fsid(long nr, unsigned id)
+{
+	syscall(nr, id);
+	return (unsigned)syscall(nr, id) == id ? 0 : -EPERM;
+}
+
 int rfs_as_caller(fuse_req_t req, struct rfs_saved *s)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -181,8 +212,25 @@ int rfs_as_caller(fuse_req_t req, struct rfs_saved *s)
 	if (err)
 		return err;
 	/* gid first: the gid may be changed only while fsuid is 0 */
-	syscall(SYS_setfsgid, ctx->gid);
-	syscall(SYS_setfsuid, ctx->uid);
+	err = set_fsid(SYS_setfsgid, ctx->gid);
+	if (!err) {
+		err = set_fsid(SYS_setfsuid, ctx->uid);
+		if (err && set_fsid(SYS_setfsgid, 0))
+			restore_failed();
+	} else if (set_fsid(SYS_setfsgid, 0)) {
+		restore_failed();
+	}
+	if (err) {
+		static bool warned;
+
+		/* once: every such request fails the same way */
+		if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			rfs_warn("cannot act as uid %u gid %u (no "
+				 "CAP_SETUID/CAP_SETGID?): requests of other "
+				 "users fail with EPERM",
+				 (unsigned)ctx->uid, (unsigned)ctx->gid);
+		return err;
+	}
 	s->switched = true;
 	return 0;
 }
@@ -192,8 +240,8 @@ void rfs_as_daemon(struct rfs_saved *s)
 	if (!s->switched)
 		return;
 	/* the groups stay installed (see the top of the file) */
-	syscall(SYS_setfsuid, 0);
-	syscall(SYS_setfsgid, 0);
+	if (set_fsid(SYS_setfsuid, 0) || set_fsid(SYS_setfsgid, 0))
+		restore_failed();
 	s->switched = false;
 }
 

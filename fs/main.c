@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		   "(default: on)\n"
 		   "    -o no_default_permissions  rcufs answers access checks "
 		   "instead\n"
+		   "                           (entry and negative timeouts "
+		   "0)\n"
 		   "    -o ro                  read-only mount\n"
 		   "    -o fsname=NAME         filesystem name in /proc/mounts "
 		   "(default: SOURCE)\n"
@@ -596,6 +598,23 @@ static void apply_coherence(void)
 		rfs.o.attr_timeout = def;
 	if (!rfs.o.negative_set)
 		rfs.o.negative_timeout = def;
+	/*
+	 * Without default_permissions the kernel checks no search permission
+	 * when a path walk passes names it keeps; only a LOOKUP checks it
+	 * (rfs_may_search).  So the kernel keeps no name and no missing name:
+	 * a directory that loses its x bit would let callers through names
+	 * seen before.  A timeout asked for explicitly is refused, not
+	 * shortened behind the user's back.
+	 */
+	if (!rfs.o.default_permissions) {
+		if ((rfs.o.entry_set && rfs.o.entry_timeout > 0) ||
+		    (rfs.o.negative_set && rfs.o.negative_timeout > 0))
+			die("no_default_permissions needs entry_timeout=0 and "
+			    "negative_timeout=0 (the kernel checks no search "
+			    "permission on names it keeps)");
+		rfs.o.entry_timeout = rfs.o.negative_timeout = 0;
+		rfs.o.entry_set = rfs.o.negative_set = true;
+	}
 }
 
 void rfs_timeout_mode(void)

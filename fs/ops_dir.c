@@ -330,6 +330,9 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* a directory replaced is removed: kept usable as by rmdir */
 	if (unkeyed && S_ISDIR(tst.st_mode))
 		pin_cached_dir(newparent, newname);
+	/* an exchange keeps cache-filling LOOKUPs out (rfs_exchange_lock) */
+	if (flags & RENAME_EXCHANGE)
+		pthread_rwlock_wrlock(&rfs_exchange_lock);
 	/* as the caller: sticky directories, a moved directory's ".." */
 	err = rfs_as_caller(req, &saved);
 	if (!err) {
@@ -343,6 +346,8 @@ void rfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_inval_entry(rfs.dc, parent, name, DC_SRC_LOCAL);
 		dcache_inval_entry(rfs.dc, newparent, newname, DC_SRC_LOCAL);
 	}
+	if (flags & RENAME_EXCHANGE)
+		pthread_rwlock_unlock(&rfs_exchange_lock);
 	if (err)
 		dcache_rekey(rfs.dc, unkeyed);
 	else if (flags & RENAME_WHITEOUT)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -126,10 +127,26 @@ int rfs_may_search(fuse_req_t req, fuse_ino_t dir)
 	return err ? err : rfs_caller_may(req, dir, &a, X_OK);
 }
 
+/*
+ * dcache_rename with DC_RENAME_EXCHANGE swaps the two cached entries, which
+ * is right only if no lookup of either name cached the new state between
+ * renameat2 and the swap.  The kernel's directory locks keep out a fresh
+ * LOOKUP and READDIRPLUS of both parents (it holds them across RENAME),
+ * but not a LOOKUP that revalidates a name it keeps (d_revalidate takes no
+ * directory lock).  So every LOOKUP that may fill the cache (the slow path)
+ * holds this lock shared, and an exchange holds it exclusively from
+ * renameat2 to the end of dcache_rename (rfs_rename).  Writers first: a
+ * stream of lookups cannot hold an exchange off.  The cached-only path
+ * never takes it: it fills nothing.
+ */
+pthread_rwlock_t rfs_exchange_lock =
+	PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
 void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	unsigned flags = DC_WANT_ATTR | DC_WANT_KREF;
 	struct dc_result res;
+	bool slow = false;
 	int err;
 
 	rfs_thread_enter();
@@ -140,18 +157,28 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	err = dcache_lookup(rfs.dc, parent, name, flags | DC_CACHED, &res);
-	if (err == -EAGAIN)
+	if (err == -EAGAIN) {
+		slow = true;
+		pthread_rwlock_rdlock(&rfs_exchange_lock);
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
-	else
+	} else {
 		rfs_req_mark(RFS_REQ_HIT);
-	if (err == -ESTALE && !rfs_source_check())
+	}
+	if (err == -ESTALE && !rfs_source_check()) {
 		/*
 		 * The name was found holding another object than the cached
 		 * one (changed in SOURCE behind our back); the stale entry is
 		 * unhashed now: look it up afresh, once.  A parent that is
 		 * itself gone gives -ESTALE again.
 		 */
+		if (!slow) {
+			slow = true;
+			pthread_rwlock_rdlock(&rfs_exchange_lock);
+		}
 		err = dcache_lookup(rfs.dc, parent, name, flags, &res);
+	}
+	if (slow)
+		pthread_rwlock_unlock(&rfs_exchange_lock);
 	if (err == -ENOENT)
 		rfs_req_mark(RFS_REQ_NEG);
 	if (!err)

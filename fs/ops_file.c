@@ -304,9 +304,15 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rfs_reply_err(req, err);
 		return;
 	}
-	flags = backing_flags(fi->flags, &upgraded) | O_CREAT | O_NOFOLLOW |
-		O_CLOEXEC;
-	flags |= fi->flags & O_EXCL;
+	/*
+	 * O_EXCL first, also when the caller did not ask for it: nothing
+	 * already at the name (made in SOURCE behind the kernel's negative
+	 * entry: a FIFO would block the worker, or lose its reader to us) is
+	 * opened before it is known to be a regular file
+	 * (backing_open_existing).
+	 */
+	flags = backing_flags(fi->flags, &upgraded) | O_CREAT | O_EXCL |
+		O_NOFOLLOW | O_CLOEXEC;
 	for (;;) {
 		/* owned by the caller, with SOURCE's rules */
 		err = rfs_as_caller(req, &saved);
@@ -318,6 +324,10 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fd = openat(dirfd, name, flags,
 			    rfs_caller_umask(req, mode & 07777));
 		err = fd < 0 ? -errno : 0;
+		if (err == -EEXIST && !(fi->flags & O_EXCL)) {
+			fd = backing_open_existing(dirfd, name, flags);
+			err = fd < 0 ? fd : 0;
+		}
 		rfs_as_daemon(&saved);
 		if (fd >= 0)
 			break;
@@ -325,7 +335,8 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (flags < 0) {
 			backing_put_dir(ref);
 			/* whatever we knew of the name may be wrong */
-			if (err == -EEXIST || err == -ELOOP || err == -EISDIR)
+			if (err == -EEXIST || err == -ELOOP || err == -EISDIR ||
+			    err == -ESTALE)
 				dcache_inval_entry(rfs.dc, parent, name,
 						   DC_SRC_LOCAL);
 			rfs_reply_err(req, err);

@@ -11,9 +11,18 @@
  * Errors.  Everything inside returns 0 or a negative errno; the sign flips
  * once, in rfs_reply_err().
  *
- * Concurrency of the globals: `rfs` is written only by main() before the
- * session loop starts and after it ends; handlers only read it.  The fd
- * cache (backing.c) has its own lock, documented there.
+ * Concurrency of the globals: `rfs` is written by main() before the
+ * session loop starts and after it ends, and at run time in two places
+ * only:
+ * - rfs_init (the INIT request) sets rfs.no_opendir.  The kernel sends no
+ *   other request before INIT is answered, and only handlers read it.
+ * - rfs_set_timeouts changes the three kernel timeouts of rfs.o (relaxed
+ *   atomic stores; every reader uses rfs_tmo) when coherence=watch falls
+ *   back to timeouts: from the watcher thread, or from a handler whose
+ *   inotify_add_watch or fanotify_mark failed (watch_dir_get,
+ *   watch_check_dev, both under wfs_lock of fs/watch.c).
+ * Everything else in `rfs` handlers only read.  The fd cache (backing.c)
+ * has its own lock, documented there.
  */
 #ifndef RCUFS_FS_RCUFS_H
 #define RCUFS_FS_RCUFS_H
@@ -22,6 +31,7 @@
 #include <fuse_lowlevel.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -492,6 +502,17 @@ int backing_open(uint64_t nodeid, int flags);
  */
 int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req);
 
+/*
+ * CREATE without O_EXCL met an existing @name in @dirfd: open it with
+ * @flags (O_CREAT and O_EXCL dropped; O_TRUNC applied after) only if it is
+ * a regular file, opening nothing else first (a FIFO would block, or take
+ * a reader's rendezvous).  -ESTALE for anything else, or when it is gone
+ * again: the kernel then looks the name up afresh and, for a special file,
+ * opens it itself.  Run as the caller: its search permission on @dirfd
+ * and its rights on the file decide.
+ */
+int backing_open_existing(int dirfd, const char *name, int flags);
+
 /* "/proc/self/fd/N" for an O_PATH fd, for calls that take only a path. */
 void backing_proc_path(int fd, char buf[64]);
 
@@ -515,6 +536,13 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn);
 void rfs_destroy(void *userdata);
 /* fs/ops_entry.c */
 void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+/*
+ * Held shared by LOOKUP's slow path (the one that fills the cache) and
+ * exclusively by a RENAME_EXCHANGE from renameat2 to the end of
+ * dcache_rename: the kernel's directory locks do not keep out a LOOKUP
+ * that revalidates a kept name (fs/ops_entry.c).
+ */
+extern pthread_rwlock_t rfs_exchange_lock;
 void rfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void rfs_forget_multi(fuse_req_t req, size_t count,
 		      struct fuse_forget_data *forgets);
