@@ -293,9 +293,10 @@ enum {
  * have cached the new state.  Moving and unhashing leave that right; a
  * swap does not (it would restore the old state, and the cache cannot
  * tell which state it holds).  So with DC_RENAME_EXCHANGE the caller must
- * keep lookups of the two names out from the backend exchange to the end
- * of this call, as the kernel does by holding both parent directories'
- * locks across a FUSE RENAME.
+ * keep lookups that fill the cache with the two names out from the backend
+ * exchange to the end of this call.  The kernel's parent directory locks
+ * are not enough: a revalidating lookup takes none (the daemon holds its
+ * own rfs_exchange_lock for this, fs/LOCKING.md).
  */
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		  uint64_t newparent, const char *newname, unsigned flags);
