@@ -71,9 +71,11 @@
  *    a node's dentry pointer is immutable; nodes are unlinked with
  *    cds_lfht_del under the parent's d_lock and freed after a grace period
  *    (the embedded node with its dentry, external ones by call_rcu);
- *  - d_parent, d_name, d_inode: published with rcu_store() inside a d_seq
- *    write section; name blocks are immutable and freed after a grace
- *    period once replaced; readers re-validate d_seq after using them;
+ *  - d_parent, d_name, d_inode (and D_DIR in d_flags): published with
+ *    rcu_store() inside a d_seq write section; name blocks are immutable
+ *    (the inline one in the dentry is never rewritten; external ones are
+ *    freed after a grace period once replaced, struct dc_name); readers
+ *    re-validate d_seq after using them;
  *  - the inode tables (dc->inodes by key, dc->ids by node id): inodes are
  *    removed under itable_lock when their count drops to zero and freed by
  *    call_rcu; a reader that finds one must not trust it without either a
@@ -195,12 +197,28 @@ static inline void dc_tsan_read_unlock(void)
 bool dc_mutex_held(pthread_mutex_t *m);
 #endif
 
-/* An immutable name: freed after a grace period once replaced. */
+/*
+ * A dentry's name: an immutable block {hash, len, bytes, NUL}.  Short
+ * names live inside the dentry (d_iname, written once by d_alloc before
+ * the dentry is published, never changed afterwards); longer ones, and
+ * every name given by a rename, are separate allocations ("external"),
+ * freed after a grace period once replaced (rename.c) or with the
+ * dentry.  So whatever block a lockless reader finds through d_name stays
+ * valid and unchanged until the end of its read section; the dentry's
+ * d_seq tells it whether the (parent, name) pair it read is consistent.
+ * A rename never writes into d_iname (readers may be comparing it): it
+ * points d_name at a new external block, and the inline bytes stay as
+ * they were, unused, until the dentry is freed.
+ */
 struct dc_name {
 	uint32_t hash; /* name hash (not salted by the parent) */
 	uint32_t len;
 	char s[]; /* len bytes and a NUL */
 };
+
+/* Bytes of the inline name block: header, up to DC_INAME_MAX bytes, NUL. */
+#define DC_INAME_SIZE 32
+#define DC_INAME_MAX (DC_INAME_SIZE - (int)sizeof(struct dc_name) - 1)
 
 /* A dentry's place in dc->dentries. */
 struct dc_hnode {
@@ -224,28 +242,53 @@ enum {
 	D_ROOT = 1u << 5,
 	D_KILLED = 1u << 6,   /* killed; only memory left */
 	D_EVICTING = 1u << 7, /* the shrinker is deciding (see lru.c) */
+	/*
+	 * d_inode is a directory: a copy of its (immutable) i_type, set and
+	 * cleared with d_inode inside the same d_seq write section, so a walk
+	 * passes through a directory without loading its inode.
+	 */
+	D_DIR = 1u << 8,
 };
 
+/*
+ * Layout (192 bytes, three cache lines).  A fast-path hit reads, per
+ * component, line 0 (the hash node cds_lfht compares, parent, name
+ * pointer, inode pointer, seqcount, flags, expiry) and, for the name
+ * comparison, line 1 (the inline name); the inode only for the last
+ * component.  Line 2 holds what reference holders write (the lockref and
+ * the lists), so lockless readers of lines 0-1 do not share a line with
+ * ref-walk writers.
+ */
 struct dentry {
-	/* ---- read by RCU lookups (first cache line) ---- */
+	/* ---- line 0: read by RCU lookups ---- */
 	struct dc_hnode d_hash;		/* embedded first hash node */
 	struct dentry *__rcu d_parent;	/* d_seq; root: itself */
-	struct dc_name *__rcu d_name;	/* d_seq */
+	struct dc_name *__rcu d_name;	/* d_seq; &d_iname.n or external */
 	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
 	seqcount_t d_seq;		/* writers hold d_lock */
 	uint32_t d_flags;		/* atomic bit operations */
 	uint64_t d_valid_until;		/* atomic; monotonic ns */
 
-	/* ---- written often (own cache line) ---- */
+	/* ---- line 1: the inline name, and rarely written fields ---- */
+	union {
+		struct dc_name n;
+		char bytes[DC_INAME_SIZE];
+	} d_iname;		      /* immutable once published */
+	struct dcache *d_cache;	      /* immutable */
+	struct dc_hnode *d_hnode;     /* current node; parent's d_lock */
+	struct cds_list_head d_alias; /* inode's i_lock */
+
+	/* ---- line 2: written by reference holders ---- */
 	struct lockref d_ref __attribute__((aligned(DC_CACHELINE)));
-	struct dc_hnode *d_hnode;	/* current node; parent's d_lock */
-	struct dcache *d_cache;		/* immutable */
-	int32_t d_error;		/* failed in-lookup result */
-	struct cds_list_head d_lru;	/* dc->lru_lock */
+	int32_t d_error; /* failed in-lookup result; set before the wake */
+	union {
+		/* dc->lru_lock; unused once the kill took it off the LRU */
+		struct cds_list_head d_lru;
+		/* the deferred free, queued after that */
+		struct rcu_head d_rcu;
+	};
 	struct cds_list_head d_child;	/* parent's d_lock */
 	struct cds_list_head d_subdirs; /* d_lock */
-	struct cds_list_head d_alias;	/* inode's i_lock */
-	struct rcu_head d_rcu;
 };
 
 /* A symlink target: immutable once published. */
@@ -291,6 +334,9 @@ struct dc_inode {
 /* Memory per cached entry (issue 7): one line of reference words apart
  * from what readers read; keep them from growing unnoticed. */
 _Static_assert(sizeof(struct dentry) == 3 * DC_CACHELINE, "dentry size");
+_Static_assert(offsetof(struct dentry, d_iname) == DC_CACHELINE &&
+		       offsetof(struct dentry, d_ref) == 2 * DC_CACHELINE,
+	       "the hit path's lines: hash node and name");
 _Static_assert(sizeof(struct dc_inode) == 5 * DC_CACHELINE, "inode size");
 
 enum {
@@ -443,6 +489,17 @@ void dc_rcu_done(struct dcache *dc);
 void dc_gauge_add(uint64_t *g, int64_t delta);
 
 /* ---- dentry.c ---- */
+/* Is @n, a name of @d's, a separate allocation (not @d's inline block)? */
+static inline bool d_name_is_ext(const struct dentry *d,
+				 const struct dc_name *n)
+{
+	return n != &d->d_iname.n;
+}
+/* Bytes an external name block takes (for dc->bytes). */
+static inline size_t dc_name_size(const struct dc_name *n)
+{
+	return sizeof(*n) + n->len + 1;
+}
 uint32_t dc_name_hash(const char *name, size_t len);
 unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash);
 struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash);

@@ -69,6 +69,24 @@ struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash)
 	return n;
 }
 
+/* Equal bytes?  Inline: most names are short, a call to memcmp costs
+ * more than the comparison. */
+static inline bool name_eq(const char *a, const char *b, uint32_t len)
+{
+	uint64_t x, y;
+
+	for (; len >= 8; len -= 8, a += 8, b += 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+	}
+	for (; len; len--)
+		if (*a++ != *b++)
+			return false;
+	return true;
+}
+
 struct dkey {
 	const struct dentry *parent;
 	const char *name;
@@ -94,7 +112,7 @@ static int d_match(struct cds_lfht_node *node, const void *key)
 	n = rcu_load(d->d_name);
 	if (n->hash != k->hash || n->len != k->len)
 		return 0;
-	return memcmp(n->s, k->name, k->len) == 0;
+	return name_eq(n->s, k->name, k->len);
 }
 
 /* ---- allocation ---- */
@@ -103,17 +121,27 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 		       const char *name, size_t len, uint32_t hash)
 {
 	struct dentry *d;
-	struct dc_name *n;
+	struct dc_name *n = NULL;
 
 	d = dc_slab_alloc(&dc->dentry_slab);
 	if (!d)
 		return NULL;
-	n = dc_name_new(name, len, hash);
-	if (!n) {
-		dc_slab_free(&dc->dentry_slab, d);
-		return NULL;
+	if (len > DC_INAME_MAX) {
+		n = dc_name_new(name, len, hash);
+		if (!n) {
+			dc_slab_free(&dc->dentry_slab, d);
+			return NULL;
+		}
 	}
 	memset(d, 0, sizeof(*d));
+	if (!n) {
+		/* short: inline, written once before anyone can see it */
+		n = &d->d_iname.n;
+		n->hash = hash;
+		n->len = (uint32_t)len;
+		memcpy(n->s, name, len);
+		n->s[len] = '\0';
+	}
 	cds_lfht_node_init(&d->d_hash.node);
 	d->d_hash.dentry = d;
 	d->d_hnode = &d->d_hash;
@@ -131,7 +159,9 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 		lockref_get(&parent->d_ref);
 	dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, 1);
 	dc_gauge_add(&dc->nr_negative, 1);
-	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*d) + sizeof(*n) + len + 1));
+	dc_gauge_add(&dc->bytes,
+		     (int64_t)(sizeof(*d) +
+			       (d_name_is_ext(d, n) ? dc_name_size(n) : 0)));
 	return d;
 }
 
@@ -140,8 +170,7 @@ static void d_free_mem(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
 
-	dc_gauge_add(&dc->bytes,
-		     -(int64_t)(sizeof(*d) + sizeof(*n) + n->len + 1));
+	dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*d));
 	/* a killed dentry left the counts at kill time */
 	if (!(d->d_flags & D_KILLED)) {
 		dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, -1);
@@ -152,7 +181,10 @@ static void d_free_mem(struct dentry *d)
 		dc_gauge_add(&dc->bytes, -(int64_t)sizeof(struct dc_hnode_ext));
 		free(caa_container_of(d->d_hnode, struct dc_hnode_ext, hn));
 	}
-	free(n);
+	if (d_name_is_ext(d, n)) {
+		dc_gauge_add(&dc->bytes, -(int64_t)dc_name_size(n));
+		free(n);
+	}
 	dc_slab_free(&dc->dentry_slab, d);
 }
 
@@ -378,6 +410,8 @@ bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
 	}
 	seq_write_begin(&d->d_seq);
 	rcu_store(d->d_inode, inode);
+	if (inode->i_type == S_IFDIR)
+		__atomic_fetch_or(&d->d_flags, D_DIR, __ATOMIC_RELAXED);
 	seq_write_end(&d->d_seq);
 	i_add_alias_locked(inode, d);
 	lockref_unlock(&d->d_ref);
@@ -436,6 +470,7 @@ void d_make_negative(struct dentry *d, struct dc_inode **old)
 	}
 	seq_write_begin(&d->d_seq);
 	rcu_store(d->d_inode, NULL);
+	__atomic_fetch_and(&d->d_flags, ~D_DIR, __ATOMIC_RELAXED);
 	seq_write_end(&d->d_seq);
 	i_del_alias_locked(inode, d);
 	lockref_unlock(&d->d_ref);
@@ -446,17 +481,10 @@ void d_make_negative(struct dentry *d, struct dc_inode **old)
 	*old = inode;
 }
 
+/* A snapshot (D_DIR follows d_inode); any context. */
 bool d_is_dir(struct dentry *d)
 {
-	struct dc_inode *inode;
-	bool r;
-
-	/* the inode may be unlinked and freed under us: read it in RCU */
-	rcu_read_lock();
-	inode = rcu_load(d->d_inode);
-	r = inode && inode->i_type == S_IFDIR;
-	rcu_read_unlock();
-	return r;
+	return __atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) & D_DIR;
 }
 
 /* ---- in-lookup placeholders ---- */
@@ -520,6 +548,7 @@ static struct dentry *d_kill_owned(struct dentry *d)
 	if (inode) {
 		seq_write_begin(&d->d_seq);
 		rcu_store(d->d_inode, NULL);
+		__atomic_fetch_and(&d->d_flags, ~D_DIR, __ATOMIC_RELAXED);
 		seq_write_end(&d->d_seq);
 	} else {
 		dc_gauge_add(&dc->nr_negative, -1);

@@ -9,7 +9,9 @@
  * cannot be re-keyed or reused before a grace period (readers may be
  * traversing it), so the dentry gets a new external node for the new key,
  * inserted before the old node is deleted; the old node and the old name
- * are freed by call_rcu.  A lookup racing the move may miss (and fall back
+ * (unless it was the dentry's inline one, which stays untouched) are freed
+ * by call_rcu.  The new name is always a separate block, so a renamed
+ * dentry keeps an external name.  A lookup racing the move may miss (and fall back
  * to the slow path); it can never validate a stale hit, because the old
  * node is deleted and d_seq bumped before the write section ends.
  */
@@ -19,7 +21,7 @@
 struct move_garbage {
 	struct rcu_head rcu;
 	struct dcache *dc;
-	struct dc_name *name;
+	struct dc_name *name;	   /* NULL if it was the inline one */
 	struct dc_hnode_ext *node; /* NULL if it was the embedded one */
 };
 
@@ -33,9 +35,10 @@ static void garbage_free_rcu(struct rcu_head *head)
 
 	tsan_gp_done();
 	dc = g->dc;
-	dc_gauge_add(&dc->bytes,
-		     -(int64_t)(sizeof(*g->name) + g->name->len + 1));
-	free(g->name);
+	if (g->name) {
+		dc_gauge_add(&dc->bytes, -(int64_t)dc_name_size(g->name));
+		free(g->name);
+	}
 	if (g->node) {
 		dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*g->node));
 		free(g->node);
@@ -142,7 +145,9 @@ static void move_locked(struct dcache *dc, struct side *s,
 	DC_ASSERT_LOCKED(&to->parent->d_ref);
 	DC_ASSERT_LOCKED(&d->d_ref);
 	s->garbage->dc = dc;
-	s->garbage->name = d->d_name;
+	/* the inline name is never rewritten (readers may be comparing
+	 * it) nor freed apart: the new name is always external */
+	s->garbage->name = d_name_is_ext(d, d->d_name) ? d->d_name : NULL;
 	s->garbage->node =
 		old == &d->d_hash
 			? NULL

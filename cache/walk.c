@@ -119,8 +119,9 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			seq = cseq;
 			continue;
 		}
-		inode = rcu_load(d->d_inode);
-		if (!inode || inode->i_type != S_IFDIR) {
+		/* D_DIR: the directory's inode is not loaded on the way */
+		if (!(load_relaxed(d->d_flags) & D_DIR)) {
+			inode = rcu_load(d->d_inode);
 			if (seq_retry(&d->d_seq, seq))
 				goto restart;
 			err = inode ? -ENOTDIR : -ENOENT;
