@@ -67,8 +67,9 @@
  * ==== What readers load under RCU ====
  *
  * Lockless readers (the fast path) hold only rcu_read_lock():
- *  - the dentry hash (dc->dentries, cds_lfht): nodes are struct dc_hnode;
- *    a node's dentry pointer is immutable; nodes are unlinked with
+ *  - the dentry hash (dc->dentries, cds_lfht): nodes are embedded in the
+ *    dentry or struct dc_hnode_ext (dc_node_dentry), whose dentry pointer
+ *    is immutable; nodes are unlinked with
  *    cds_lfht_del under the parent's d_lock and freed after a grace period
  *    (the embedded node with its dentry, external ones by call_rcu);
  *  - d_parent, d_name, d_inode (and D_DIR in d_flags): published with
@@ -198,40 +199,52 @@ bool dc_mutex_held(pthread_mutex_t *m);
 #endif
 
 /*
- * A dentry's name: an immutable block {hash, len, bytes, NUL}.  Short
- * names live inside the dentry (d_iname, written once by d_alloc before
- * the dentry is published, never changed afterwards); longer ones, and
- * every name given by a rename, are separate allocations ("external"),
- * freed after a grace period once replaced (rename.c) or with the
- * dentry.  So whatever block a lockless reader finds through d_name stays
- * valid and unchanged until the end of its read section; the dentry's
- * d_seq tells it whether the (parent, name) pair it read is consistent.
- * A rename never writes into d_iname (readers may be comparing it): it
- * points d_name at a new external block, and the inline bytes stay as
- * they were, unused, until the dentry is freed.
+ * A dentry's name: an immutable block {len, bytes, NUL}.  Short names
+ * live inside the dentry (d_iname, written once by d_alloc before the
+ * dentry is published, never changed afterwards); longer ones, and every
+ * name given by a rename, are separate allocations ("external"), freed
+ * after a grace period once replaced (rename.c) or with the dentry.  So
+ * whatever block a lockless reader finds through d_name stays valid and
+ * unchanged until the end of its read section; the dentry's d_seq tells
+ * it whether the (parent, name) pair it read is consistent.  A rename
+ * never writes into d_iname (readers may be comparing it): it points
+ * d_name at a new external block, and the inline bytes stay as they were,
+ * unused, until the dentry is freed.
+ *
+ * No hash is stored: the table's hash (dc_salt of the parent and the
+ * name's hash) is what cds_lfht compares before d_match, and the slow
+ * paths that need the name's hash again recompute it (dc_name_hash).
  */
 struct dc_name {
-	uint32_t hash; /* name hash (not salted by the parent) */
 	uint32_t len;
 	char s[]; /* len bytes and a NUL */
 };
 
-/* Bytes of the inline name block: header, up to DC_INAME_MAX bytes, NUL. */
-#define DC_INAME_SIZE 32
+/*
+ * Bytes of the inline name block: the length, up to DC_INAME_MAX bytes
+ * and a NUL.  It starts at byte 48 of the dentry: names of up to
+ * DC_INAME_LINE0 bytes lie within the dentry's first cache line.
+ */
+#define DC_INAME_SIZE 40
 #define DC_INAME_MAX (DC_INAME_SIZE - (int)sizeof(struct dc_name) - 1)
+#define DC_INAME_LINE0 (DC_CACHELINE - 48 - (int)sizeof(struct dc_name) - 1)
 
-/* A dentry's place in dc->dentries. */
-struct dc_hnode {
-	struct cds_lfht_node node;
-	struct dentry *dentry; /* immutable */
-};
-
-/* A node allocated by rename (the embedded one cannot be reused). */
+/*
+ * Hash nodes of dc->dentries.  A dentry's first node is embedded at its
+ * very start (d_hash), so it is 64-byte aligned (slab.c; aligned_alloc
+ * under the sanitizers) and leads to the dentry without a pointer to
+ * load.  A rename gives the dentry a new node (the old one cannot be
+ * re-keyed or reused before a grace period): a struct dc_hnode_ext, whose
+ * node is never 64-byte aligned (offset 16 of a 64-byte aligned block).
+ * dc_node_dentry tells the two apart by the node's address.
+ */
 struct dc_hnode_ext {
-	struct dc_hnode hn;
+	struct dentry *dentry; /* immutable */
+	uint64_t pad;
+	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	struct dcache *dc;
-};
+} __attribute__((aligned(DC_CACHELINE)));
 
 enum {
 	D_IN_LOOKUP = 1u << 0,	/* placeholder: a backend lookup is running */
@@ -252,31 +265,33 @@ enum {
 
 /*
  * Layout (192 bytes, three cache lines).  A fast-path hit reads, per
- * component, line 0 (the hash node cds_lfht compares, parent, name
- * pointer, inode pointer, seqcount, flags, expiry) and, for the name
- * comparison, line 1 (the inline name); the inode only for the last
- * component.  Line 2 holds what reference holders write (the lockref and
- * the lists), so lockless readers of lines 0-1 do not share a line with
+ * intermediate component, line 0: the hash node cds_lfht compares,
+ * parent, name pointer, seqcount, flags (D_DIR), expiry and the start of
+ * the inline name (names of up to DC_INAME_LINE0 bytes end there; longer
+ * inline ones go on into line 1).  d_inode is in line 1: only the last
+ * component loads it.  Line 2 holds what reference holders write (the
+ * lockref and the lists), so lockless readers do not share a line with
  * ref-walk writers.
  */
 struct dentry {
 	/* ---- line 0: read by RCU lookups ---- */
-	struct dc_hnode d_hash;		/* embedded first hash node */
-	struct dentry *__rcu d_parent;	/* d_seq; root: itself */
-	struct dc_name *__rcu d_name;	/* d_seq; &d_iname.n or external */
-	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
-	seqcount_t d_seq;		/* writers hold d_lock */
-	uint32_t d_flags;		/* atomic bit operations */
-	uint64_t d_valid_until;		/* atomic; monotonic ns */
-
-	/* ---- line 1: the inline name, and rarely written fields ---- */
+	struct cds_lfht_node d_hash;   /* embedded first hash node */
+	struct dentry *__rcu d_parent; /* d_seq; root: itself */
+	struct dc_name *__rcu d_name;  /* d_seq; &d_iname.n or external */
+	seqcount_t d_seq;	       /* writers hold d_lock */
+	uint32_t d_flags;	       /* atomic bit operations */
+	uint64_t d_valid_until;	       /* atomic; monotonic ns */
 	union {
 		struct dc_name n;
 		char bytes[DC_INAME_SIZE];
-	} d_iname;		      /* immutable once published */
-	struct dcache *d_cache;	      /* immutable */
-	struct dc_hnode *d_hnode;     /* current node; parent's d_lock */
-	struct cds_list_head d_alias; /* inode's i_lock */
+	} d_iname; /* immutable once published */
+
+	/* ---- line 1 (from byte 88): the last component's, rarely
+	 * written ---- */
+	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
+	struct dcache *d_cache;		/* immutable */
+	struct cds_lfht_node *d_hnode;	/* current node; parent's d_lock */
+	struct cds_list_head d_alias;	/* inode's i_lock */
 
 	/* ---- line 2: written by reference holders ---- */
 	struct lockref d_ref __attribute__((aligned(DC_CACHELINE)));
@@ -290,6 +305,21 @@ struct dentry {
 	struct cds_list_head d_child;	/* parent's d_lock */
 	struct cds_list_head d_subdirs; /* d_lock */
 };
+
+_Static_assert(offsetof(struct dentry, d_hash) == 0 &&
+		       offsetof(struct dentry, d_iname) == 48 &&
+		       offsetof(struct dentry, d_ref) == 2 * DC_CACHELINE,
+	       "the hit path's line 0: hash node, name, seq, flags, expiry");
+_Static_assert(offsetof(struct dc_hnode_ext, node) % DC_CACHELINE != 0,
+	       "an external node is never 64-byte aligned");
+
+/* The dentry of a node of dc->dentries (embedded or external).  RCU. */
+static inline struct dentry *dc_node_dentry(struct cds_lfht_node *node)
+{
+	if (!((uintptr_t)node & (DC_CACHELINE - 1)))
+		return caa_container_of(node, struct dentry, d_hash);
+	return caa_container_of(node, struct dc_hnode_ext, node)->dentry;
+}
 
 /* A symlink target: immutable once published. */
 struct dc_link {
@@ -334,9 +364,6 @@ struct dc_inode {
 /* Memory per cached entry (issue 7): one line of reference words apart
  * from what readers read; keep them from growing unnoticed. */
 _Static_assert(sizeof(struct dentry) == 3 * DC_CACHELINE, "dentry size");
-_Static_assert(offsetof(struct dentry, d_iname) == DC_CACHELINE &&
-		       offsetof(struct dentry, d_ref) == 2 * DC_CACHELINE,
-	       "the hit path's lines: hash node and name");
 _Static_assert(sizeof(struct dc_inode) == 5 * DC_CACHELINE, "inode size");
 
 enum {
@@ -373,7 +400,7 @@ struct dc_slab {
 
 struct dcache {
 	/* read-mostly */
-	struct cds_lfht *dentries;		/* (parent, name) -> dc_hnode */
+	struct cds_lfht *dentries;		/* (parent, name) -> dentry */
 	struct cds_lfht *inodes;		/* (dev, ino) -> dc_inode */
 	struct cds_lfht *ids;			/* nodeid -> dc_inode */
 	struct dc_slab dentry_slab, inode_slab; /* their own locks */
@@ -502,9 +529,9 @@ static inline size_t dc_name_size(const struct dc_name *n)
 }
 uint32_t dc_name_hash(const char *name, size_t len);
 unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash);
-struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash);
+struct dc_name *dc_name_new(const char *name, size_t len);
 struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
-		       const char *name, size_t len, uint32_t hash);
+		       const char *name, size_t len);
 void d_free_unused(struct dentry *d);
 /* RCU: the hashed dentry (parent, name) or NULL; *seq = its d_seq sample. */
 struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,

@@ -56,13 +56,12 @@ unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash)
 	return (unsigned long)(x ^ x >> 32);
 }
 
-struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash)
+struct dc_name *dc_name_new(const char *name, size_t len)
 {
 	struct dc_name *n = malloc(sizeof(*n) + len + 1);
 
 	if (!n)
 		return NULL;
-	n->hash = hash;
 	n->len = (uint32_t)len;
 	memcpy(n->s, name, len);
 	n->s[len] = '\0';
@@ -90,7 +89,7 @@ static inline bool name_eq(const char *a, const char *b, uint32_t len)
 struct dkey {
 	const struct dentry *parent;
 	const char *name;
-	uint32_t len, hash;
+	uint32_t len;
 };
 
 /* lfht match: parent, then hash and length, then bytes (as the kernel's
@@ -99,18 +98,17 @@ struct dkey {
 static int d_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct dkey *k = key;
-	struct dc_hnode *hn = caa_container_of(node, struct dc_hnode, node);
 	struct dentry *d;
 	struct dc_name *n;
 
-	/* TSan builds: the node was published before it was added (an
-	 * embedded node has the dentry's address) */
-	tsan_found(hn);
-	d = hn->dentry;
+	/* TSan builds: the node was published before it was added */
+	tsan_found(node);
+	d = dc_node_dentry(node);
 	if (rcu_load(d->d_parent) != k->parent)
 		return 0;
+	/* cds_lfht matched the salted hash of (parent, name hash) */
 	n = rcu_load(d->d_name);
-	if (n->hash != k->hash || n->len != k->len)
+	if (n->len != k->len)
 		return 0;
 	return name_eq(n->s, k->name, k->len);
 }
@@ -118,7 +116,7 @@ static int d_match(struct cds_lfht_node *node, const void *key)
 /* ---- allocation ---- */
 
 struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
-		       const char *name, size_t len, uint32_t hash)
+		       const char *name, size_t len)
 {
 	struct dentry *d;
 	struct dc_name *n = NULL;
@@ -127,7 +125,7 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	if (!d)
 		return NULL;
 	if (len > DC_INAME_MAX) {
-		n = dc_name_new(name, len, hash);
+		n = dc_name_new(name, len);
 		if (!n) {
 			dc_slab_free(&dc->dentry_slab, d);
 			return NULL;
@@ -137,13 +135,13 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	if (!n) {
 		/* short: inline, written once before anyone can see it */
 		n = &d->d_iname.n;
-		n->hash = hash;
 		n->len = (uint32_t)len;
 		memcpy(n->s, name, len);
 		n->s[len] = '\0';
 	}
-	cds_lfht_node_init(&d->d_hash.node);
-	d->d_hash.dentry = d;
+	/* dc_node_dentry: the embedded node is 64-byte aligned */
+	DC_ASSERT(!((uintptr_t)d & (DC_CACHELINE - 1)));
+	cds_lfht_node_init(&d->d_hash);
 	d->d_hnode = &d->d_hash;
 	d->d_name = n;
 	d->d_parent = parent ? parent : d;
@@ -179,7 +177,7 @@ static void d_free_mem(struct dentry *d)
 	}
 	if (d->d_hnode != &d->d_hash) {
 		dc_gauge_add(&dc->bytes, -(int64_t)sizeof(struct dc_hnode_ext));
-		free(caa_container_of(d->d_hnode, struct dc_hnode_ext, hn));
+		free(caa_container_of(d->d_hnode, struct dc_hnode_ext, node));
 	}
 	if (d_name_is_ext(d, n)) {
 		dc_gauge_add(&dc->bytes, -(int64_t)dc_name_size(n));
@@ -214,7 +212,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 			    const char *name, uint32_t len, uint32_t hash,
 			    uint32_t *seq)
 {
-	struct dkey key = {parent, name, len, hash};
+	struct dkey key = {parent, name, len};
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 	struct dentry *d;
@@ -225,8 +223,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 	node = cds_lfht_iter_get_node(&it);
 	if (!node)
 		return NULL;
-	d = caa_container_of(node, struct dc_hnode, node)->dentry;
-	tsan_found(d);
+	d = dc_node_dentry(node);
 	*seq = seq_begin(&d->d_seq);
 	/*
 	 * Every change of parent or name moves the dentry to a new node and
@@ -301,7 +298,7 @@ bool d_unhash_both_locked(struct dentry *d)
 	DC_ASSERT_LOCKED(&d->d_ref);
 	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
 	rcu_read_lock();
-	r = cds_lfht_del(dc->dentries, &d->d_hnode->node);
+	r = cds_lfht_del(dc->dentries, d->d_hnode);
 	rcu_read_unlock();
 	if (r)
 		return false;
@@ -336,8 +333,9 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 {
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
-	struct dkey key = {parent, n->s, n->len, n->hash};
-	unsigned long hash = dc_salt(parent, n->hash);
+	uint32_t nhash = dc_name_hash(n->s, n->len);
+	struct dkey key = {parent, n->s, n->len};
+	unsigned long hash = dc_salt(parent, nhash);
 	struct cds_lfht_node *ret;
 	struct dentry *other;
 	int tries;
@@ -352,20 +350,20 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	if ((load_relaxed(parent->d_flags) & (D_UNHASHED | D_ROOT)) ==
 	    D_UNHASHED)
 		return -ESTALE;
-	tsan_publish(d->d_hnode); /* the embedded node: @d's address */
+	tsan_publish(d->d_hnode);
 	for (tries = 0; tries < 2; tries++) {
 		rcu_read_lock();
 		ret = cds_lfht_add_unique(dc->dentries, hash, d_match, &key,
-					  &d->d_hnode->node);
+					  d->d_hnode);
 		rcu_read_unlock();
-		if (ret == &d->d_hnode->node) {
+		if (ret == d->d_hnode) {
 			__atomic_fetch_and(&d->d_flags, ~D_UNHASHED,
 					   __ATOMIC_RELEASE);
 			cds_list_add(&d->d_child, &parent->d_subdirs);
 			return 0;
 		}
 		/* safe to touch: hashed children of a locked parent stay */
-		other = caa_container_of(ret, struct dc_hnode, node)->dentry;
+		other = dc_node_dentry(ret);
 		if (!lockref_is_dead(&other->d_ref)) {
 			*existing = other;
 			return -EEXIST;

@@ -63,13 +63,14 @@ struct side {
 static int side_prepare(struct dcache *dc, struct side *s,
 			const struct side *to)
 {
-	s->newname = dc_name_new(to->name, to->len, to->hash);
-	s->newnode = malloc(sizeof(*s->newnode));
+	s->newname = dc_name_new(to->name, to->len);
+	/* 64-byte aligned: its node is not (dc_node_dentry) */
+	s->newnode = aligned_alloc(DC_CACHELINE, sizeof(*s->newnode));
 	s->garbage = malloc(sizeof(*s->garbage));
 	if (!s->newname || !s->newnode || !s->garbage)
 		return -ENOMEM;
-	cds_lfht_node_init(&s->newnode->hn.node);
-	s->newnode->hn.dentry = s->d;
+	cds_lfht_node_init(&s->newnode->node);
+	s->newnode->dentry = s->d;
 	s->newnode->dc = dc;
 	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*s->newname) + to->len + 1 +
 					   sizeof(*s->newnode)));
@@ -138,7 +139,7 @@ static void move_locked(struct dcache *dc, struct side *s,
 			const struct side *to)
 {
 	struct dentry *d = s->d;
-	struct dc_hnode *old = d->d_hnode;
+	struct cds_lfht_node *old = d->d_hnode;
 
 	DC_ASSERT_MUTEX(&dc->rename_lock);
 	DC_ASSERT_LOCKED(&s->parent->d_ref);
@@ -151,7 +152,7 @@ static void move_locked(struct dcache *dc, struct side *s,
 	s->garbage->node =
 		old == &d->d_hash
 			? NULL
-			: caa_container_of(old, struct dc_hnode_ext, hn);
+			: caa_container_of(old, struct dc_hnode_ext, node);
 	rcu_store(d->d_parent, to->parent);
 	rcu_store(d->d_name, s->newname);
 	rcu_read_lock();
@@ -161,12 +162,12 @@ static void move_locked(struct dcache *dc, struct side *s,
 	 * the key is free (an exchange briefly has both nodes of one key;
 	 * both lead to a dentry inside an open d_seq write section).
 	 */
-	tsan_publish(&s->newnode->hn);
+	tsan_publish(&s->newnode->node);
 	cds_lfht_add(dc->dentries, dc_salt(to->parent, to->hash),
-		     &s->newnode->hn.node);
-	cds_lfht_del(dc->dentries, &old->node);
+		     &s->newnode->node);
+	cds_lfht_del(dc->dentries, old);
 	rcu_read_unlock();
-	d->d_hnode = &s->newnode->hn;
+	d->d_hnode = &s->newnode->node;
 	cds_list_move(&d->d_child, &to->parent->d_subdirs);
 	s->newname = NULL;
 	s->newnode = NULL;

@@ -140,7 +140,10 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			goto restart;
 		d = c;
 		seq = cseq;
-		if (!rcu_load(d->d_inode) && more_comps(p)) {
+		/* d_inode is in the dentry's line 1: not read for a
+		 * directory on the way */
+		if (!(load_relaxed(d->d_flags) & D_DIR) && more_comps(p) &&
+		    !rcu_load(d->d_inode)) {
 			if (seq_retry(&d->d_seq, seq))
 				goto restart;
 			rcu_read_unlock();
@@ -370,7 +373,7 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
 		}
 
 		/* a miss: publish an in-lookup placeholder, then ask */
-		n = d_alloc(dc, parent, name, len, hash);
+		n = d_alloc(dc, parent, name, len);
 		if (!n)
 			return -ENOMEM;
 		n->d_flags |= D_IN_LOOKUP;

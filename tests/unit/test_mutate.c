@@ -454,7 +454,6 @@ static void test_forget_key(void)
 	env_fini(&e);
 }
 
-
 /*
  * Names of every length around the dentry's inline block (cache/dcache_i.h,
  * DC_INAME_SIZE): short ones inline, long ones apart, and renames between
