@@ -329,26 +329,36 @@ struct dc_link {
 	char s[]; /* len bytes and a NUL */
 };
 
+/*
+ * Layout (320 bytes, five cache lines).  What a hit reads of the inode
+ * comes first and together: the node-id hash node and i_nodeid (getattr
+ * by node id matches them), the type, i_seq, the attribute expiry and
+ * the attributes (lines 0-2); a FUSE lookup by parent id reads i_dentry
+ * from line 0 too.  Then what only the slow paths and the kill read
+ * (line 2's end, line 3), and the line reference holders write (4).
+ */
 struct dc_inode {
-	/* ---- read by RCU readers ---- */
-	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
+	/* ---- lines 0-2: read by RCU readers ---- */
 	struct cds_lfht_node i_idnode;	/* dc->ids; itable_lock */
-	uint64_t i_dev, i_ino;		/* immutable key */
 	uint64_t i_nodeid;		/* immutable; the generation is
-					    i_cache->generation */
+					   i_cache->generation */
 	uint32_t i_type;		/* immutable: mode & S_IFMT */
-	uint32_t i_flags;		/* I_*; itable_lock */
 	seqcount_t i_seq;		/* writers hold i_lock */
 	uint64_t i_attr_valid_until;	/* i_seq; 0 = invalid */
+	struct dentry *__rcu i_dentry;	/* directories: their dentry */
 	struct dc_attr i_attr;		/* i_seq; relaxed word copies */
-	struct dc_link *__rcu i_link;	/* i_seq + RCU; NULL = unknown */
-	uint64_t i_link_valid_until;	/* i_seq */
+	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
+
+	/* ---- line 3: slow paths ---- */
+	uint64_t i_dev, i_ino;	      /* immutable key */
+	uint32_t i_flags;	      /* I_*; itable_lock */
+	struct dc_link *__rcu i_link; /* i_seq + RCU; NULL = unknown */
+	uint64_t i_link_valid_until;  /* i_seq */
 	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
 	 * seen with (0 = unknown); valid while the cached attributes are
 	 * and carry that ctime (i_seq; cleared by i_inval ATTR) */
 	uint64_t i_noxattr_sec, i_noxattr_nsec1;
-	struct dentry *__rcu i_dentry; /* directories: their dentry */
-	struct dcache *i_cache;	       /* immutable */
+	struct dcache *i_cache; /* immutable */
 
 	/* ---- written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
@@ -360,6 +370,10 @@ struct dc_inode {
 	struct cds_list_head i_aliases; /* i_lock */
 	struct rcu_head i_rcu;
 };
+
+_Static_assert(offsetof(struct dc_inode, i_attr) == 48 &&
+		       offsetof(struct dc_inode, i_dev) == 3 * DC_CACHELINE,
+	       "what a hit reads of the inode: lines 0-2");
 
 /* Memory per cached entry (issue 7): one line of reference words apart
  * from what readers read; keep them from growing unnoticed. */

@@ -172,7 +172,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			 &now))
 		goto legitimize;
 	res->nodeid = inode->i_nodeid;
-	res->generation = inode->i_cache->generation;
+	res->generation = dc->generation;
 	if (flags & DC_WANT_KREF) {
 		/* get-unless-dead: never resurrect a dying inode */
 		if (lockref_tryget_not_dead(&inode->i_ref) <= 0)
@@ -551,7 +551,7 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 		goto out;
 	}
 	res->nodeid = inode->i_nodeid;
-	res->generation = inode->i_cache->generation;
+	res->generation = dc->generation;
 	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now)) {
 		err = -EAGAIN;
 		if (flags & DC_CACHED)
