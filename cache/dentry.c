@@ -20,42 +20,6 @@
 
 /* ---- names and hashing ---- */
 
-static inline uint64_t rotl(uint64_t x, int r)
-{
-	return x << r | x >> (64 - r);
-}
-
-/* Word-at-a-time multiplicative hash of a name. */
-uint32_t dc_name_hash(const char *name, size_t len)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, name + i, 8);
-		h = rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
-	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, name + i, len - i);
-		h = rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
-	}
-	h ^= h >> 31;
-	h *= 0x94d049bb133111ebull;
-	return (uint32_t)(h ^ h >> 32);
-}
-
-/* The table hash: the name's hash salted by its parent. */
-unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash)
-{
-	uint64_t x = (uint64_t)(uintptr_t)parent * 0x9e3779b97f4a7c15ull;
-
-	x ^= name_hash;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	return (unsigned long)(x ^ x >> 32);
-}
-
 struct dc_name *dc_name_new(const char *name, size_t len)
 {
 	struct dc_name *n = malloc(sizeof(*n) + len + 1);
