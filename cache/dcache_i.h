@@ -310,6 +310,8 @@ _Static_assert(offsetof(struct dentry, d_hash) == 0 &&
 		       offsetof(struct dentry, d_iname) == 48 &&
 		       offsetof(struct dentry, d_ref) == 2 * DC_CACHELINE,
 	       "the hit path's line 0: hash node, name, seq, flags, expiry");
+_Static_assert(DC_INAME_MAX == 35 && DC_INAME_LINE0 == 11,
+	       "inline names: up to 35 bytes, 11 of them within line 0");
 _Static_assert(offsetof(struct dc_hnode_ext, node) % DC_CACHELINE != 0,
 	       "an external node is never 64-byte aligned");
 

@@ -56,9 +56,12 @@ struct dkey {
 	uint32_t len;
 };
 
-/* lfht match: parent, then hash and length, then bytes (as the kernel's
- * __d_lookup_rcu).  Runs inside RCU, concurrently with renames: a stale
- * answer here is caught by the caller's is_node_deleted + d_seq checks. */
+/* lfht match, called once cds_lfht found the salted hash: parent, then
+ * length, then bytes (as the kernel's __d_lookup_rcu); for an inline name
+ * of up to DC_INAME_LINE0 bytes all it reads is in the dentry's line 0,
+ * which cds_lfht read already (the node).  Runs inside RCU, concurrently
+ * with renames: a stale answer here is caught by the caller's
+ * is_node_deleted + d_seq checks. */
 static int d_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct dkey *k = key;

@@ -11,9 +11,9 @@
  * inserted before the old node is deleted; the old node and the old name
  * (unless it was the dentry's inline one, which stays untouched) are freed
  * by call_rcu.  The new name is always a separate block, so a renamed
- * dentry keeps an external name.  A lookup racing the move may miss (and fall back
- * to the slow path); it can never validate a stale hit, because the old
- * node is deleted and d_seq bumped before the write section ends.
+ * dentry keeps an external name.  A lookup racing the move may miss (and
+ * fall back to the slow path); it can never validate a stale hit, because
+ * the old node is deleted and d_seq bumped before the write section ends.
  */
 #include "dcache_i.h"
 
