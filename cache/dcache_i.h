@@ -332,55 +332,78 @@ struct dc_link {
 };
 
 /*
- * Layout (320 bytes, five cache lines).  What a hit reads of the inode
- * comes first and together: the node-id hash node and i_nodeid (getattr
- * by node id matches them), the type, i_seq, the attribute expiry and
- * the attributes (lines 0-2); a FUSE lookup by parent id reads i_dentry
- * from line 0 too.  Then what only the slow paths and the kill read
- * (line 2's end, line 3), and the line reference holders write (4).
+ * The cached attributes, packed into ten words (the dc_attr fields that
+ * Linux keeps in 32 bits share a word; dev and ino are the inode's key).
+ * Written word by word with relaxed stores inside an i_seq write section,
+ * copied word by word with relaxed loads (i_copy_attr).  An answer that
+ * does not fit (a field beyond its 32 bits, or a dev/ino that is not the
+ * inode's key) is not cached: the attributes are left invalid.
+ */
+struct dc_iattr {
+	uint64_t mode_nlink; /* mode | nlink << 32 */
+	uint64_t uid_gid;    /* uid | gid << 32 */
+	uint64_t rdev;
+	int64_t size, blocks;
+	int64_t atime_sec, mtime_sec, ctime_sec;
+	uint64_t amtime_nsec;	 /* atime_nsec | mtime_nsec << 32 */
+	uint64_t ctime_nsec_blk; /* ctime_nsec | blksize << 32 */
+};
+
+/*
+ * Layout (256 bytes, four cache lines).  What a hit reads of the inode
+ * fills lines 0-1: the node-id hash node and i_nodeid (getattr by node id
+ * matches them), the type, i_seq, the attribute expiry, i_dentry (a FUSE
+ * lookup by parent id) and the packed attributes.  Line 2 is for the slow
+ * paths, line 3 is what reference holders write.
  */
 struct dc_inode {
-	/* ---- lines 0-2: read by RCU readers ---- */
-	struct cds_lfht_node i_idnode;	/* dc->ids; itable_lock */
-	uint64_t i_nodeid;		/* immutable; the generation is
+	/* ---- lines 0-1: read by RCU readers ---- */
+	struct cds_lfht_node i_idnode; /* dc->ids; itable_lock */
+	uint64_t i_nodeid;	       /* immutable; the generation is
 					   i_cache->generation */
-	uint32_t i_type;		/* immutable: mode & S_IFMT */
-	seqcount_t i_seq;		/* writers hold i_lock */
-	uint64_t i_attr_valid_until;	/* i_seq; 0 = invalid */
-	struct dentry *__rcu i_dentry;	/* directories: their dentry */
-	struct dc_attr i_attr;		/* i_seq; relaxed word copies */
-	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
+	uint32_t i_type;	       /* immutable: mode & S_IFMT */
+	seqcount_t i_seq;	       /* writers hold i_lock */
+	uint64_t i_attr_valid_until;   /* i_seq; 0 = invalid */
+	struct dentry *__rcu i_dentry; /* directories: their dentry */
+	struct dc_iattr i_attr;	       /* i_seq; relaxed word copies */
 
-	/* ---- line 3: slow paths ---- */
-	uint64_t i_dev, i_ino;	      /* immutable key */
-	uint32_t i_flags;	      /* I_*; itable_lock */
-	struct dc_link *__rcu i_link; /* i_seq + RCU; NULL = unknown */
-	uint64_t i_link_valid_until;  /* i_seq */
+	/* ---- line 2: slow paths ---- */
+	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
+	uint64_t i_dev, i_ino;		/* immutable key */
+	struct dc_link *__rcu i_link;	/* i_seq + RCU; NULL = unknown */
+	uint64_t i_link_valid_until;	/* i_seq */
 	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
 	 * seen with (0 = unknown); valid while the cached attributes are
 	 * and carry that ctime (i_seq; cleared by i_inval ATTR) */
-	uint64_t i_noxattr_sec, i_noxattr_nsec1;
-	struct dcache *i_cache; /* immutable */
+	uint64_t i_noxattr_sec;
+	uint32_t i_noxattr_nsec1;
+	uint32_t i_flags; /* I_*; itable_lock */
 
-	/* ---- written often ---- */
+	/* ---- line 3: written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
-	uint64_t i_nlookup;		/* atomic; kernel lookups (while
-					   non-zero: one i_ref, inode.c) */
-	uint64_t i_attr_epoch;		/* i_lock: dc->attr_epoch of the
-					   last write-through change */
-	void *i_private;		/* atomic, set once */
-	struct cds_list_head i_aliases; /* i_lock */
-	struct rcu_head i_rcu;
+	uint64_t i_nlookup;    /* atomic; kernel lookups (while
+				  non-zero: one i_ref, inode.c) */
+	uint64_t i_attr_epoch; /* i_lock: dc->attr_epoch of the
+				  last write-through change */
+	void *i_private;       /* atomic, set once */
+	union {
+		/* i_lock; empty once the count reached zero */
+		struct cds_list_head i_aliases;
+		/* the deferred free, queued after that */
+		struct rcu_head i_rcu;
+	};
+	struct dcache *i_cache; /* immutable */
 };
 
+_Static_assert(sizeof(struct dc_iattr) == 80, "packed attributes");
 _Static_assert(offsetof(struct dc_inode, i_attr) == 48 &&
-		       offsetof(struct dc_inode, i_dev) == 3 * DC_CACHELINE,
-	       "what a hit reads of the inode: lines 0-2");
+		       offsetof(struct dc_inode, i_keynode) == 2 * DC_CACHELINE,
+	       "what a hit reads of the inode: lines 0-1");
 
 /* Memory per cached entry (issue 7): one line of reference words apart
  * from what readers read; keep them from growing unnoticed. */
 _Static_assert(sizeof(struct dentry) == 3 * DC_CACHELINE, "dentry size");
-_Static_assert(sizeof(struct dc_inode) == 5 * DC_CACHELINE, "inode size");
+_Static_assert(sizeof(struct dc_inode) == 4 * DC_CACHELINE, "inode size");
 
 enum {
 	I_UNKEYED = 1u << 0, /* removed from dc->inodes (key reused) */
