@@ -555,13 +555,14 @@ void dc_rcu_done(struct dcache *dc);
 void dc_gauge_add(uint64_t *g, int64_t delta);
 
 /* ---- dentry.c ---- */
-/* Is @n, a name of @d's, a separate allocation (not @d's inline block)? */
+/* Is @n, a name of @d's, a separate allocation (not @d's inline block)?
+ * Any context. */
 static inline bool d_name_is_ext(const struct dentry *d,
 				 const struct dc_name *n)
 {
 	return n != &d->d_iname.n;
 }
-/* Bytes an external name block takes (for dc->bytes). */
+/* Bytes an external name block takes (for dc->bytes).  Any context. */
 static inline size_t dc_name_size(const struct dc_name *n)
 {
 	return sizeof(*n) + n->len + 1;

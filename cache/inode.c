@@ -73,6 +73,7 @@ struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid)
 	return lockref_is_dead(&inode->i_ref) ? NULL : inode;
 }
 
+/* What the packed attributes keep in 32 bits.  Any context. */
 static bool fits32(uint64_t v)
 {
 	return v <= UINT32_MAX;
@@ -131,7 +132,8 @@ static bool i_store_attr(struct dc_inode *inode, const struct dc_attr *attr)
 	return true;
 }
 
-/* The expiry of attributes stored by i_store_attr (which returned @ok). */
+/* The expiry of attributes stored by i_store_attr (which returned @ok).
+ * Any context (reads the clock unless the TTL is forever). */
 static uint64_t i_attr_expiry(struct dcache *dc, bool ok)
 {
 	return ok ? dc_expiry(load_relaxed(dc->attr_ttl)) : 0;
