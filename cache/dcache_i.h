@@ -350,26 +350,27 @@ struct dc_iattr {
 };
 
 /*
- * Layout (256 bytes, four cache lines).  What a hit reads of the inode
- * fills lines 0-1: the node-id hash node and i_nodeid (getattr by node id
- * matches them), the type, i_seq, the attribute expiry, i_dentry (a FUSE
- * lookup by parent id) and the packed attributes.  Line 2 is for the slow
- * paths, line 3 is what reference holders write.
+ * Layout (256 bytes, four cache lines).  What a walk's last component and
+ * a getattr copy out fills lines 0-1: i_seq, the type, the attribute
+ * expiry, the node id, the key (the attributes' dev and ino), i_dentry (a
+ * FUSE lookup by parent id) and the packed attributes.  Line 2 holds the
+ * hash nodes (a getattr by node id reads the id node too) and what only
+ * the slow paths read; line 3 is what reference holders write.
  */
 struct dc_inode {
 	/* ---- lines 0-1: read by RCU readers ---- */
-	struct cds_lfht_node i_idnode; /* dc->ids; itable_lock */
-	uint64_t i_nodeid;	       /* immutable; the generation is
-					   i_cache->generation */
-	uint32_t i_type;	       /* immutable: mode & S_IFMT */
 	seqcount_t i_seq;	       /* writers hold i_lock */
+	uint32_t i_type;	       /* immutable: mode & S_IFMT */
 	uint64_t i_attr_valid_until;   /* i_seq; 0 = invalid */
+	uint64_t i_nodeid;	       /* immutable; the generation is
+					  i_cache->generation */
+	uint64_t i_dev, i_ino;	       /* immutable key */
 	struct dentry *__rcu i_dentry; /* directories: their dentry */
 	struct dc_iattr i_attr;	       /* i_seq; relaxed word copies */
 
-	/* ---- line 2: slow paths ---- */
+	/* ---- line 2: hash nodes, slow paths ---- */
+	struct cds_lfht_node i_idnode;	/* dc->ids; itable_lock */
 	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
-	uint64_t i_dev, i_ino;		/* immutable key */
 	struct dc_link *__rcu i_link;	/* i_seq + RCU; NULL = unknown */
 	uint64_t i_link_valid_until;	/* i_seq */
 	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
@@ -397,8 +398,8 @@ struct dc_inode {
 
 _Static_assert(sizeof(struct dc_iattr) == 80, "packed attributes");
 _Static_assert(offsetof(struct dc_inode, i_attr) == 48 &&
-		       offsetof(struct dc_inode, i_keynode) == 2 * DC_CACHELINE,
-	       "what a hit reads of the inode: lines 0-1");
+		       offsetof(struct dc_inode, i_idnode) == 2 * DC_CACHELINE,
+	       "what a hit copies out of the inode: lines 0-1");
 
 /* Memory per cached entry (issue 7): one line of reference words apart
  * from what readers read; keep them from growing unnoticed. */
