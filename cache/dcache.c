@@ -237,7 +237,7 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 			      &inode);
 	if (err)
 		goto out_free;
-	root = d_alloc(dc, NULL, "", 0, dc_name_hash("", 0));
+	root = d_alloc(dc, NULL, "", 0);
 	if (!root) {
 		err = -ENOMEM;
 		goto out_free;
@@ -281,7 +281,7 @@ static int unlink_subtree(struct dcache *dc, struct dentry *top,
 			cds_list_del_init(&child->d_child);
 		if (!(child->d_flags & D_UNHASHED)) {
 			rcu_read_lock();
-			cds_lfht_del(dc->dentries, &child->d_hnode->node);
+			cds_lfht_del(dc->dentries, child->d_hnode);
 			rcu_read_unlock();
 		}
 		if (child->d_flags & D_ON_LRU)

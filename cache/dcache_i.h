@@ -67,13 +67,16 @@
  * ==== What readers load under RCU ====
  *
  * Lockless readers (the fast path) hold only rcu_read_lock():
- *  - the dentry hash (dc->dentries, cds_lfht): nodes are struct dc_hnode;
- *    a node's dentry pointer is immutable; nodes are unlinked with
+ *  - the dentry hash (dc->dentries, cds_lfht): nodes are embedded in the
+ *    dentry or struct dc_hnode_ext (dc_node_dentry), whose dentry pointer
+ *    is immutable; nodes are unlinked with
  *    cds_lfht_del under the parent's d_lock and freed after a grace period
  *    (the embedded node with its dentry, external ones by call_rcu);
- *  - d_parent, d_name, d_inode: published with rcu_store() inside a d_seq
- *    write section; name blocks are immutable and freed after a grace
- *    period once replaced; readers re-validate d_seq after using them;
+ *  - d_parent, d_name, d_inode (and D_DIR in d_flags): published with
+ *    rcu_store() inside a d_seq write section; name blocks are immutable
+ *    (the inline one in the dentry is never rewritten; external ones are
+ *    freed after a grace period once replaced, struct dc_name); readers
+ *    re-validate d_seq after using them;
  *  - the inode tables (dc->inodes by key, dc->ids by node id): inodes are
  *    removed under itable_lock when their count drops to zero and freed by
  *    call_rcu; a reader that finds one must not trust it without either a
@@ -195,25 +198,53 @@ static inline void dc_tsan_read_unlock(void)
 bool dc_mutex_held(pthread_mutex_t *m);
 #endif
 
-/* An immutable name: freed after a grace period once replaced. */
+/*
+ * A dentry's name: an immutable block {len, bytes, NUL}.  Short names
+ * live inside the dentry (d_iname, written once by d_alloc before the
+ * dentry is published, never changed afterwards); longer ones, and every
+ * name given by a rename, are separate allocations ("external"), freed
+ * after a grace period once replaced (rename.c) or with the dentry.  So
+ * whatever block a lockless reader finds through d_name stays valid and
+ * unchanged until the end of its read section; the dentry's d_seq tells
+ * it whether the (parent, name) pair it read is consistent.  A rename
+ * never writes into d_iname (readers may be comparing it): it points
+ * d_name at a new external block, and the inline bytes stay as they were,
+ * unused, until the dentry is freed.
+ *
+ * No hash is stored: the table's hash (dc_salt of the parent and the
+ * name's hash) is what cds_lfht compares before d_match, and the slow
+ * paths that need the name's hash again recompute it (dc_name_hash).
+ */
 struct dc_name {
-	uint32_t hash; /* name hash (not salted by the parent) */
 	uint32_t len;
 	char s[]; /* len bytes and a NUL */
 };
 
-/* A dentry's place in dc->dentries. */
-struct dc_hnode {
-	struct cds_lfht_node node;
-	struct dentry *dentry; /* immutable */
-};
+/*
+ * Bytes of the inline name block: the length, up to DC_INAME_MAX bytes
+ * and a NUL.  It starts at byte 48 of the dentry: names of up to
+ * DC_INAME_LINE0 bytes lie within the dentry's first cache line.
+ */
+#define DC_INAME_SIZE 40
+#define DC_INAME_MAX (DC_INAME_SIZE - (int)sizeof(struct dc_name) - 1)
+#define DC_INAME_LINE0 (DC_CACHELINE - 48 - (int)sizeof(struct dc_name) - 1)
 
-/* A node allocated by rename (the embedded one cannot be reused). */
+/*
+ * Hash nodes of dc->dentries.  A dentry's first node is embedded at its
+ * very start (d_hash), so it is 64-byte aligned (slab.c; aligned_alloc
+ * under the sanitizers) and leads to the dentry without a pointer to
+ * load.  A rename gives the dentry a new node (the old one cannot be
+ * re-keyed or reused before a grace period): a struct dc_hnode_ext, whose
+ * node is never 64-byte aligned (offset 16 of a 64-byte aligned block).
+ * dc_node_dentry tells the two apart by the node's address.
+ */
 struct dc_hnode_ext {
-	struct dc_hnode hn;
+	struct dentry *dentry; /* immutable */
+	uint64_t pad;
+	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	struct dcache *dc;
-};
+} __attribute__((aligned(DC_CACHELINE)));
 
 enum {
 	D_IN_LOOKUP = 1u << 0,	/* placeholder: a backend lookup is running */
@@ -224,29 +255,73 @@ enum {
 	D_ROOT = 1u << 5,
 	D_KILLED = 1u << 6,   /* killed; only memory left */
 	D_EVICTING = 1u << 7, /* the shrinker is deciding (see lru.c) */
+	/*
+	 * d_inode is a directory: a copy of its (immutable) i_type, set and
+	 * cleared with d_inode inside the same d_seq write section, so a walk
+	 * passes through a directory without loading its inode.
+	 */
+	D_DIR = 1u << 8,
 };
 
+/*
+ * Layout (192 bytes, three cache lines).  A fast-path hit reads, per
+ * intermediate component, line 0: the hash node cds_lfht compares,
+ * parent, name pointer, seqcount, flags (D_DIR), expiry and the start of
+ * the inline name (names of up to DC_INAME_LINE0 bytes end there; longer
+ * inline ones go on into line 1).  d_inode is in line 1: only the last
+ * component loads it.  Line 2 holds what reference holders write (the
+ * lockref and the lists), so lockless readers do not share a line with
+ * ref-walk writers.
+ */
 struct dentry {
-	/* ---- read by RCU lookups (first cache line) ---- */
-	struct dc_hnode d_hash;		/* embedded first hash node */
-	struct dentry *__rcu d_parent;	/* d_seq; root: itself */
-	struct dc_name *__rcu d_name;	/* d_seq */
-	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
-	seqcount_t d_seq;		/* writers hold d_lock */
-	uint32_t d_flags;		/* atomic bit operations */
-	uint64_t d_valid_until;		/* atomic; monotonic ns */
+	/* ---- line 0: read by RCU lookups ---- */
+	struct cds_lfht_node d_hash;   /* embedded first hash node */
+	struct dentry *__rcu d_parent; /* d_seq; root: itself */
+	struct dc_name *__rcu d_name;  /* d_seq; &d_iname.n or external */
+	seqcount_t d_seq;	       /* writers hold d_lock */
+	uint32_t d_flags;	       /* atomic bit operations */
+	uint64_t d_valid_until;	       /* atomic; monotonic ns */
+	union {
+		struct dc_name n;
+		char bytes[DC_INAME_SIZE];
+	} d_iname; /* immutable once published */
 
-	/* ---- written often (own cache line) ---- */
-	struct lockref d_ref __attribute__((aligned(DC_CACHELINE)));
-	struct dc_hnode *d_hnode;	/* current node; parent's d_lock */
+	/* ---- line 1 (from byte 88): the last component's, rarely
+	 * written ---- */
+	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
 	struct dcache *d_cache;		/* immutable */
-	int32_t d_error;		/* failed in-lookup result */
-	struct cds_list_head d_lru;	/* dc->lru_lock */
+	struct cds_lfht_node *d_hnode;	/* current node; parent's d_lock */
+	struct cds_list_head d_alias;	/* inode's i_lock */
+
+	/* ---- line 2: written by reference holders ---- */
+	struct lockref d_ref __attribute__((aligned(DC_CACHELINE)));
+	int32_t d_error; /* failed in-lookup result; set before the wake */
+	union {
+		/* dc->lru_lock; unused once the kill took it off the LRU */
+		struct cds_list_head d_lru;
+		/* the deferred free, queued after that */
+		struct rcu_head d_rcu;
+	};
 	struct cds_list_head d_child;	/* parent's d_lock */
 	struct cds_list_head d_subdirs; /* d_lock */
-	struct cds_list_head d_alias;	/* inode's i_lock */
-	struct rcu_head d_rcu;
 };
+
+_Static_assert(offsetof(struct dentry, d_hash) == 0 &&
+		       offsetof(struct dentry, d_iname) == 48 &&
+		       offsetof(struct dentry, d_ref) == 2 * DC_CACHELINE,
+	       "the hit path's line 0: hash node, name, seq, flags, expiry");
+_Static_assert(DC_INAME_MAX == 35 && DC_INAME_LINE0 == 11,
+	       "inline names: up to 35 bytes, 11 of them within line 0");
+_Static_assert(offsetof(struct dc_hnode_ext, node) % DC_CACHELINE != 0,
+	       "an external node is never 64-byte aligned");
+
+/* The dentry of a node of dc->dentries (embedded or external).  RCU. */
+static inline struct dentry *dc_node_dentry(struct cds_lfht_node *node)
+{
+	if (!((uintptr_t)node & (DC_CACHELINE - 1)))
+		return caa_container_of(node, struct dentry, d_hash);
+	return caa_container_of(node, struct dc_hnode_ext, node)->dentry;
+}
 
 /* A symlink target: immutable once published. */
 struct dc_link {
@@ -256,42 +331,80 @@ struct dc_link {
 	char s[]; /* len bytes and a NUL */
 };
 
+/*
+ * The cached attributes, packed into ten words (the dc_attr fields that
+ * Linux keeps in 32 bits share a word; dev and ino are the inode's key).
+ * Written word by word with relaxed stores inside an i_seq write section,
+ * copied word by word with relaxed loads (i_copy_attr).  An answer that
+ * does not fit (a field beyond its 32 bits, or a dev/ino that is not the
+ * inode's key) is not cached: the attributes are left invalid.
+ */
+struct dc_iattr {
+	uint64_t mode_nlink; /* mode | nlink << 32 */
+	uint64_t uid_gid;    /* uid | gid << 32 */
+	uint64_t rdev;
+	int64_t size, blocks;
+	int64_t atime_sec, mtime_sec, ctime_sec;
+	uint64_t amtime_nsec;	 /* atime_nsec | mtime_nsec << 32 */
+	uint64_t ctime_nsec_blk; /* ctime_nsec | blksize << 32 */
+};
+
+/*
+ * Layout (256 bytes, four cache lines).  What a walk's last component and
+ * a getattr copy out fills lines 0-1: i_seq, the type, the attribute
+ * expiry, the node id, the key (the attributes' dev and ino), i_dentry (a
+ * FUSE lookup by parent id) and the packed attributes.  Line 2 holds the
+ * hash nodes (a getattr by node id reads the id node too) and what only
+ * the slow paths read; line 3 is what reference holders write.
+ */
 struct dc_inode {
-	/* ---- read by RCU readers ---- */
-	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
+	/* ---- lines 0-1: read by RCU readers ---- */
+	seqcount_t i_seq;	       /* writers hold i_lock */
+	uint32_t i_type;	       /* immutable: mode & S_IFMT */
+	uint64_t i_attr_valid_until;   /* i_seq; 0 = invalid */
+	uint64_t i_nodeid;	       /* immutable; the generation is
+					  i_cache->generation */
+	uint64_t i_dev, i_ino;	       /* immutable key */
+	struct dentry *__rcu i_dentry; /* directories: their dentry */
+	struct dc_iattr i_attr;	       /* i_seq; relaxed word copies */
+
+	/* ---- line 2: hash nodes, slow paths ---- */
 	struct cds_lfht_node i_idnode;	/* dc->ids; itable_lock */
-	uint64_t i_dev, i_ino;		/* immutable key */
-	uint64_t i_nodeid;		/* immutable; the generation is
-					    i_cache->generation */
-	uint32_t i_type;		/* immutable: mode & S_IFMT */
-	uint32_t i_flags;		/* I_*; itable_lock */
-	seqcount_t i_seq;		/* writers hold i_lock */
-	uint64_t i_attr_valid_until;	/* i_seq; 0 = invalid */
-	struct dc_attr i_attr;		/* i_seq; relaxed word copies */
+	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
 	struct dc_link *__rcu i_link;	/* i_seq + RCU; NULL = unknown */
 	uint64_t i_link_valid_until;	/* i_seq */
 	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
 	 * seen with (0 = unknown); valid while the cached attributes are
 	 * and carry that ctime (i_seq; cleared by i_inval ATTR) */
-	uint64_t i_noxattr_sec, i_noxattr_nsec1;
-	struct dentry *__rcu i_dentry; /* directories: their dentry */
-	struct dcache *i_cache;	       /* immutable */
+	uint64_t i_noxattr_sec;
+	uint32_t i_noxattr_nsec1;
+	uint32_t i_flags; /* I_*; itable_lock */
 
-	/* ---- written often ---- */
+	/* ---- line 3: written often ---- */
 	struct lockref i_ref __attribute__((aligned(DC_CACHELINE)));
-	uint64_t i_nlookup;		/* atomic; kernel lookups (while
-					   non-zero: one i_ref, inode.c) */
-	uint64_t i_attr_epoch;		/* i_lock: dc->attr_epoch of the
-					   last write-through change */
-	void *i_private;		/* atomic, set once */
-	struct cds_list_head i_aliases; /* i_lock */
-	struct rcu_head i_rcu;
+	uint64_t i_nlookup;    /* atomic; kernel lookups (while
+				  non-zero: one i_ref, inode.c) */
+	uint64_t i_attr_epoch; /* i_lock: dc->attr_epoch of the
+				  last write-through change */
+	void *i_private;       /* atomic, set once */
+	union {
+		/* i_lock; empty once the count reached zero */
+		struct cds_list_head i_aliases;
+		/* the deferred free, queued after that */
+		struct rcu_head i_rcu;
+	};
+	struct dcache *i_cache; /* immutable */
 };
+
+_Static_assert(sizeof(struct dc_iattr) == 80, "packed attributes");
+_Static_assert(offsetof(struct dc_inode, i_attr) == 48 &&
+		       offsetof(struct dc_inode, i_idnode) == 2 * DC_CACHELINE,
+	       "what a hit copies out of the inode: lines 0-1");
 
 /* Memory per cached entry (issue 7): one line of reference words apart
  * from what readers read; keep them from growing unnoticed. */
 _Static_assert(sizeof(struct dentry) == 3 * DC_CACHELINE, "dentry size");
-_Static_assert(sizeof(struct dc_inode) == 5 * DC_CACHELINE, "inode size");
+_Static_assert(sizeof(struct dc_inode) == 4 * DC_CACHELINE, "inode size");
 
 enum {
 	I_UNKEYED = 1u << 0, /* removed from dc->inodes (key reused) */
@@ -327,7 +440,7 @@ struct dc_slab {
 
 struct dcache {
 	/* read-mostly */
-	struct cds_lfht *dentries;		/* (parent, name) -> dc_hnode */
+	struct cds_lfht *dentries;		/* (parent, name) -> dentry */
 	struct cds_lfht *inodes;		/* (dev, ino) -> dc_inode */
 	struct cds_lfht *ids;			/* nodeid -> dc_inode */
 	struct dc_slab dentry_slab, inode_slab; /* their own locks */
@@ -443,11 +556,62 @@ void dc_rcu_done(struct dcache *dc);
 void dc_gauge_add(uint64_t *g, int64_t delta);
 
 /* ---- dentry.c ---- */
-uint32_t dc_name_hash(const char *name, size_t len);
-unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash);
-struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash);
+/* Is @n, a name of @d's, a separate allocation (not @d's inline block)?
+ * Any context. */
+static inline bool d_name_is_ext(const struct dentry *d,
+				 const struct dc_name *n)
+{
+	return n != &d->d_iname.n;
+}
+/* Bytes an external name block takes (for dc->bytes).  Any context. */
+static inline size_t dc_name_size(const struct dc_name *n)
+{
+	return sizeof(*n) + n->len + 1;
+}
+static inline uint64_t dc_rotl(uint64_t x, int r)
+{
+	return x << r | x >> (64 - r);
+}
+
+/*
+ * Word-at-a-time multiplicative hash of a name (the tail word zero-padded,
+ * little-endian, built without a call to memcpy).  Inline: a walk hashes
+ * every component.  Any context.
+ */
+static inline uint32_t dc_name_hash(const char *name, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+	size_t i = 0, j;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, name + i, 8);
+		h = dc_rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
+	}
+	if (i < len) {
+		w = 0;
+		for (j = 0; i + j < len; j++)
+			w |= (uint64_t)(unsigned char)name[i + j] << (8 * j);
+		h = dc_rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
+	}
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebull;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+/* The table hash: the name's hash salted by its parent.  Any context. */
+static inline unsigned long dc_salt(const struct dentry *parent,
+				    uint32_t name_hash)
+{
+	uint64_t x = (uint64_t)(uintptr_t)parent * 0x9e3779b97f4a7c15ull;
+
+	x ^= name_hash;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return (unsigned long)(x ^ x >> 32);
+}
+struct dc_name *dc_name_new(const char *name, size_t len);
 struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
-		       const char *name, size_t len, uint32_t hash);
+		       const char *name, size_t len);
 void d_free_unused(struct dentry *d);
 /* RCU: the hashed dentry (parent, name) or NULL; *seq = its d_seq sample. */
 struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,

@@ -20,102 +20,95 @@
 
 /* ---- names and hashing ---- */
 
-static inline uint64_t rotl(uint64_t x, int r)
-{
-	return x << r | x >> (64 - r);
-}
-
-/* Word-at-a-time multiplicative hash of a name. */
-uint32_t dc_name_hash(const char *name, size_t len)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, name + i, 8);
-		h = rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
-	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, name + i, len - i);
-		h = rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
-	}
-	h ^= h >> 31;
-	h *= 0x94d049bb133111ebull;
-	return (uint32_t)(h ^ h >> 32);
-}
-
-/* The table hash: the name's hash salted by its parent. */
-unsigned long dc_salt(const struct dentry *parent, uint32_t name_hash)
-{
-	uint64_t x = (uint64_t)(uintptr_t)parent * 0x9e3779b97f4a7c15ull;
-
-	x ^= name_hash;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	return (unsigned long)(x ^ x >> 32);
-}
-
-struct dc_name *dc_name_new(const char *name, size_t len, uint32_t hash)
+struct dc_name *dc_name_new(const char *name, size_t len)
 {
 	struct dc_name *n = malloc(sizeof(*n) + len + 1);
 
 	if (!n)
 		return NULL;
-	n->hash = hash;
 	n->len = (uint32_t)len;
 	memcpy(n->s, name, len);
 	n->s[len] = '\0';
 	return n;
 }
 
+/* Equal bytes?  Inline: most names are short, a call to memcmp costs
+ * more than the comparison. */
+static inline bool name_eq(const char *a, const char *b, uint32_t len)
+{
+	uint64_t x, y;
+
+	for (; len >= 8; len -= 8, a += 8, b += 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+	}
+	for (; len; len--)
+		if (*a++ != *b++)
+			return false;
+	return true;
+}
+
 struct dkey {
 	const struct dentry *parent;
 	const char *name;
-	uint32_t len, hash;
+	uint32_t len;
 };
 
-/* lfht match: parent, then hash and length, then bytes (as the kernel's
- * __d_lookup_rcu).  Runs inside RCU, concurrently with renames: a stale
- * answer here is caught by the caller's is_node_deleted + d_seq checks. */
+/* lfht match, called once cds_lfht found the salted hash: parent, then
+ * length, then bytes (as the kernel's __d_lookup_rcu); for an inline name
+ * of up to DC_INAME_LINE0 bytes all it reads is in the dentry's line 0,
+ * which cds_lfht read already (the node).  Runs inside RCU, concurrently
+ * with renames: a stale answer here is caught by the caller's
+ * is_node_deleted + d_seq checks. */
 static int d_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct dkey *k = key;
-	struct dc_hnode *hn = caa_container_of(node, struct dc_hnode, node);
 	struct dentry *d;
 	struct dc_name *n;
 
-	/* TSan builds: the node was published before it was added (an
-	 * embedded node has the dentry's address) */
-	tsan_found(hn);
-	d = hn->dentry;
+	/* TSan builds: the node was published before it was added */
+	tsan_found(node);
+	d = dc_node_dentry(node);
 	if (rcu_load(d->d_parent) != k->parent)
 		return 0;
+	/* cds_lfht matched the salted hash of (parent, name hash) */
 	n = rcu_load(d->d_name);
-	if (n->hash != k->hash || n->len != k->len)
+	if (n->len != k->len)
 		return 0;
-	return memcmp(n->s, k->name, k->len) == 0;
+	return name_eq(n->s, k->name, k->len);
 }
 
 /* ---- allocation ---- */
 
 struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
-		       const char *name, size_t len, uint32_t hash)
+		       const char *name, size_t len)
 {
 	struct dentry *d;
-	struct dc_name *n;
+	struct dc_name *n = NULL;
 
 	d = dc_slab_alloc(&dc->dentry_slab);
 	if (!d)
 		return NULL;
-	n = dc_name_new(name, len, hash);
-	if (!n) {
-		dc_slab_free(&dc->dentry_slab, d);
-		return NULL;
+	if (len > DC_INAME_MAX) {
+		n = dc_name_new(name, len);
+		if (!n) {
+			dc_slab_free(&dc->dentry_slab, d);
+			return NULL;
+		}
 	}
 	memset(d, 0, sizeof(*d));
-	cds_lfht_node_init(&d->d_hash.node);
-	d->d_hash.dentry = d;
+	if (!n) {
+		/* short: inline, written once before anyone can see it */
+		n = &d->d_iname.n;
+		n->len = (uint32_t)len;
+		memcpy(n->s, name, len);
+		n->s[len] = '\0';
+	}
+	/* dc_node_dentry: the embedded node is 64-byte aligned */
+	DC_ASSERT(!((uintptr_t)d & (DC_CACHELINE - 1)));
+	cds_lfht_node_init(&d->d_hash);
 	d->d_hnode = &d->d_hash;
 	d->d_name = n;
 	d->d_parent = parent ? parent : d;
@@ -131,7 +124,9 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 		lockref_get(&parent->d_ref);
 	dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, 1);
 	dc_gauge_add(&dc->nr_negative, 1);
-	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*d) + sizeof(*n) + len + 1));
+	dc_gauge_add(&dc->bytes,
+		     (int64_t)(sizeof(*d) +
+			       (d_name_is_ext(d, n) ? dc_name_size(n) : 0)));
 	return d;
 }
 
@@ -140,8 +135,7 @@ static void d_free_mem(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
 
-	dc_gauge_add(&dc->bytes,
-		     -(int64_t)(sizeof(*d) + sizeof(*n) + n->len + 1));
+	dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*d));
 	/* a killed dentry left the counts at kill time */
 	if (!(d->d_flags & D_KILLED)) {
 		dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, -1);
@@ -150,9 +144,12 @@ static void d_free_mem(struct dentry *d)
 	}
 	if (d->d_hnode != &d->d_hash) {
 		dc_gauge_add(&dc->bytes, -(int64_t)sizeof(struct dc_hnode_ext));
-		free(caa_container_of(d->d_hnode, struct dc_hnode_ext, hn));
+		free(caa_container_of(d->d_hnode, struct dc_hnode_ext, node));
 	}
-	free(n);
+	if (d_name_is_ext(d, n)) {
+		dc_gauge_add(&dc->bytes, -(int64_t)dc_name_size(n));
+		free(n);
+	}
 	dc_slab_free(&dc->dentry_slab, d);
 }
 
@@ -182,7 +179,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 			    const char *name, uint32_t len, uint32_t hash,
 			    uint32_t *seq)
 {
-	struct dkey key = {parent, name, len, hash};
+	struct dkey key = {parent, name, len};
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 	struct dentry *d;
@@ -193,8 +190,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 	node = cds_lfht_iter_get_node(&it);
 	if (!node)
 		return NULL;
-	d = caa_container_of(node, struct dc_hnode, node)->dentry;
-	tsan_found(d);
+	d = dc_node_dentry(node);
 	*seq = seq_begin(&d->d_seq);
 	/*
 	 * Every change of parent or name moves the dentry to a new node and
@@ -269,7 +265,7 @@ bool d_unhash_both_locked(struct dentry *d)
 	DC_ASSERT_LOCKED(&d->d_ref);
 	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
 	rcu_read_lock();
-	r = cds_lfht_del(dc->dentries, &d->d_hnode->node);
+	r = cds_lfht_del(dc->dentries, d->d_hnode);
 	rcu_read_unlock();
 	if (r)
 		return false;
@@ -304,8 +300,9 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 {
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
-	struct dkey key = {parent, n->s, n->len, n->hash};
-	unsigned long hash = dc_salt(parent, n->hash);
+	uint32_t nhash = dc_name_hash(n->s, n->len);
+	struct dkey key = {parent, n->s, n->len};
+	unsigned long hash = dc_salt(parent, nhash);
 	struct cds_lfht_node *ret;
 	struct dentry *other;
 	int tries;
@@ -320,20 +317,20 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	if ((load_relaxed(parent->d_flags) & (D_UNHASHED | D_ROOT)) ==
 	    D_UNHASHED)
 		return -ESTALE;
-	tsan_publish(d->d_hnode); /* the embedded node: @d's address */
+	tsan_publish(d->d_hnode);
 	for (tries = 0; tries < 2; tries++) {
 		rcu_read_lock();
 		ret = cds_lfht_add_unique(dc->dentries, hash, d_match, &key,
-					  &d->d_hnode->node);
+					  d->d_hnode);
 		rcu_read_unlock();
-		if (ret == &d->d_hnode->node) {
+		if (ret == d->d_hnode) {
 			__atomic_fetch_and(&d->d_flags, ~D_UNHASHED,
 					   __ATOMIC_RELEASE);
 			cds_list_add(&d->d_child, &parent->d_subdirs);
 			return 0;
 		}
 		/* safe to touch: hashed children of a locked parent stay */
-		other = caa_container_of(ret, struct dc_hnode, node)->dentry;
+		other = dc_node_dentry(ret);
 		if (!lockref_is_dead(&other->d_ref)) {
 			*existing = other;
 			return -EEXIST;
@@ -378,6 +375,8 @@ bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
 	}
 	seq_write_begin(&d->d_seq);
 	rcu_store(d->d_inode, inode);
+	if (inode->i_type == S_IFDIR)
+		__atomic_fetch_or(&d->d_flags, D_DIR, __ATOMIC_RELAXED);
 	seq_write_end(&d->d_seq);
 	i_add_alias_locked(inode, d);
 	lockref_unlock(&d->d_ref);
@@ -436,6 +435,7 @@ void d_make_negative(struct dentry *d, struct dc_inode **old)
 	}
 	seq_write_begin(&d->d_seq);
 	rcu_store(d->d_inode, NULL);
+	__atomic_fetch_and(&d->d_flags, ~D_DIR, __ATOMIC_RELAXED);
 	seq_write_end(&d->d_seq);
 	i_del_alias_locked(inode, d);
 	lockref_unlock(&d->d_ref);
@@ -446,17 +446,10 @@ void d_make_negative(struct dentry *d, struct dc_inode **old)
 	*old = inode;
 }
 
+/* A snapshot (D_DIR follows d_inode); any context. */
 bool d_is_dir(struct dentry *d)
 {
-	struct dc_inode *inode;
-	bool r;
-
-	/* the inode may be unlinked and freed under us: read it in RCU */
-	rcu_read_lock();
-	inode = rcu_load(d->d_inode);
-	r = inode && inode->i_type == S_IFDIR;
-	rcu_read_unlock();
-	return r;
+	return __atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) & D_DIR;
 }
 
 /* ---- in-lookup placeholders ---- */
@@ -520,6 +513,7 @@ static struct dentry *d_kill_owned(struct dentry *d)
 	if (inode) {
 		seq_write_begin(&d->d_seq);
 		rcu_store(d->d_inode, NULL);
+		__atomic_fetch_and(&d->d_flags, ~D_DIR, __ATOMIC_RELAXED);
 		seq_write_end(&d->d_seq);
 	} else {
 		dc_gauge_add(&dc->nr_negative, -1);

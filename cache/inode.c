@@ -73,16 +73,70 @@ struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid)
 	return lockref_is_dead(&inode->i_ref) ? NULL : inode;
 }
 
-static void i_store_attr(struct dc_inode *inode, const struct dc_attr *attr)
+/* What the packed attributes keep in 32 bits.  Any context. */
+static bool fits32(uint64_t v)
 {
-	const uint64_t *src = (const uint64_t *)attr;
-	uint64_t *dst = (uint64_t *)&inode->i_attr;
+	return v <= UINT32_MAX;
+}
+
+/* 0 <= v < UINT32_MAX (so that i_noxattr_nsec1 = nsec + 1 fits too) */
+static bool fits32s(int64_t v)
+{
+	return v >= 0 && v < (int64_t)UINT32_MAX;
+}
+
+/*
+ * Pack @attr into @w (struct dc_iattr's words); false when it does not
+ * fit (struct dc_iattr), then nothing may be cached from it.  Any context.
+ */
+static bool i_pack_attr(const struct dc_inode *inode, const struct dc_attr *a,
+			uint64_t *w)
+{
+	if (a->dev != inode->i_dev || a->ino != inode->i_ino ||
+	    !fits32(a->mode) || !fits32(a->nlink) || !fits32(a->uid) ||
+	    !fits32(a->gid) || !fits32s(a->atime_nsec) ||
+	    !fits32s(a->mtime_nsec) || !fits32s(a->ctime_nsec) ||
+	    !fits32s(a->blksize))
+		return false;
+	w[0] = a->mode | a->nlink << 32;
+	w[1] = a->uid | a->gid << 32;
+	w[2] = a->rdev;
+	w[3] = (uint64_t)a->size;
+	w[4] = (uint64_t)a->blocks;
+	w[5] = (uint64_t)a->atime_sec;
+	w[6] = (uint64_t)a->mtime_sec;
+	w[7] = (uint64_t)a->ctime_sec;
+	w[8] = (uint64_t)a->atime_nsec | (uint64_t)a->mtime_nsec << 32;
+	w[9] = (uint64_t)a->ctime_nsec | (uint64_t)a->blksize << 32;
+	return true;
+}
+
+#define IATTR_WORDS (sizeof(struct dc_iattr) / sizeof(uint64_t))
+
+/*
+ * Store @attr as the cached attributes.  Caller holds i_lock inside an
+ * i_seq write section (or owns the unpublished inode).  False when they
+ * do not fit: the caller must leave them invalid.
+ */
+static bool i_store_attr(struct dc_inode *inode, const struct dc_attr *attr)
+{
+	uint64_t w[IATTR_WORDS], *dst = (uint64_t *)&inode->i_attr;
 	size_t i;
 
-	_Static_assert(sizeof(struct dc_attr) % sizeof(uint64_t) == 0,
-		       "dc_attr is copied word by word");
-	for (i = 0; i < sizeof(*attr) / sizeof(uint64_t); i++)
-		store_relaxed(dst[i], src[i]);
+	_Static_assert(sizeof(struct dc_iattr) % sizeof(uint64_t) == 0,
+		       "dc_iattr is copied word by word");
+	if (!i_pack_attr(inode, attr, w))
+		return false;
+	for (i = 0; i < IATTR_WORDS; i++)
+		store_relaxed(dst[i], w[i]);
+	return true;
+}
+
+/* The expiry of attributes stored by i_store_attr (which returned @ok).
+ * Any context (reads the clock unless the TTL is forever). */
+static uint64_t i_attr_expiry(struct dcache *dc, bool ok)
+{
+	return ok ? dc_expiry(load_relaxed(dc->attr_ttl)) : 0;
 }
 
 uint64_t i_epoch(struct dcache *dc)
@@ -119,10 +173,9 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 	lockref_lock(&inode->i_ref);
 	if (epoch_admit_locked(inode, since)) {
 		seq_write_begin(&inode->i_seq);
-		i_store_attr(inode, attr);
-		store_relaxed(
-			inode->i_attr_valid_until,
-			dc_expiry(load_relaxed(inode->i_cache->attr_ttl)));
+		store_relaxed(inode->i_attr_valid_until,
+			      i_attr_expiry(inode->i_cache,
+					    i_store_attr(inode, attr)));
 		seq_write_end(&inode->i_seq);
 	}
 	lockref_unlock(&inode->i_ref);
@@ -131,15 +184,31 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now)
 {
 	const uint64_t *src = (const uint64_t *)&inode->i_attr;
-	uint64_t *dst = (uint64_t *)out;
 	uint32_t seq = seq_begin(&inode->i_seq);
 	uint64_t until = load_relaxed(inode->i_attr_valid_until);
+	uint64_t w[IATTR_WORDS];
 	size_t i;
 
-	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = load_relaxed(src[i]);
+	for (i = 0; i < IATTR_WORDS; i++)
+		w[i] = load_relaxed(src[i]);
 	if (seq_retry(&inode->i_seq, seq))
 		return false;
+	out->ino = inode->i_ino;
+	out->dev = inode->i_dev;
+	out->mode = (uint32_t)w[0];
+	out->nlink = w[0] >> 32;
+	out->uid = (uint32_t)w[1];
+	out->gid = w[1] >> 32;
+	out->rdev = w[2];
+	out->size = (int64_t)w[3];
+	out->blocks = (int64_t)w[4];
+	out->blksize = (int64_t)(w[9] >> 32);
+	out->atime_sec = (int64_t)w[5];
+	out->atime_nsec = (int64_t)(uint32_t)w[8];
+	out->mtime_sec = (int64_t)w[6];
+	out->mtime_nsec = (int64_t)(w[8] >> 32);
+	out->ctime_sec = (int64_t)w[7];
+	out->ctime_nsec = (int64_t)(uint32_t)w[9];
 	return dc_valid_at(until, now);
 }
 
@@ -254,8 +323,8 @@ static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
 	inode->i_cache = dc;
 	lockref_init(&inode->i_ref, 1);
 	CDS_INIT_LIST_HEAD(&inode->i_aliases);
-	i_store_attr(inode, attr);
-	inode->i_attr_valid_until = dc_expiry(load_relaxed(dc->attr_ttl));
+	inode->i_attr_valid_until =
+		i_attr_expiry(dc, i_store_attr(inode, attr));
 	return inode;
 }
 
@@ -689,9 +758,11 @@ int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since)
 	if (inode->i_attr_epoch <= since &&
 	    dc_valid_at(load_relaxed(inode->i_attr_valid_until), &now)) {
 		seq_write_begin(&inode->i_seq);
-		store_relaxed(inode->i_noxattr_sec, inode->i_attr.ctime_sec);
+		store_relaxed(inode->i_noxattr_sec,
+			      (uint64_t)inode->i_attr.ctime_sec);
+		/* packed ctime_nsec < UINT32_MAX: + 1 fits */
 		store_relaxed(inode->i_noxattr_nsec1,
-			      (uint64_t)inode->i_attr.ctime_nsec + 1);
+			      (uint32_t)inode->i_attr.ctime_nsec_blk + 1);
 		seq_write_end(&inode->i_seq);
 		r = 1;
 	}
@@ -703,8 +774,8 @@ int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since)
 bool dcache_noxattr(struct dcache *dc, uint64_t nodeid)
 {
 	struct dc_inode *inode;
-	uint64_t now = 0, until, sec, nsec1;
-	int64_t csec, cnsec;
+	uint64_t now = 0, until, sec, csec;
+	uint32_t nsec1, cnsec;
 	uint32_t seq;
 	bool r = false;
 
@@ -715,11 +786,10 @@ bool dcache_noxattr(struct dcache *dc, uint64_t nodeid)
 		until = load_relaxed(inode->i_attr_valid_until);
 		sec = load_relaxed(inode->i_noxattr_sec);
 		nsec1 = load_relaxed(inode->i_noxattr_nsec1);
-		csec = load_relaxed(inode->i_attr.ctime_sec);
-		cnsec = load_relaxed(inode->i_attr.ctime_nsec);
+		csec = (uint64_t)load_relaxed(inode->i_attr.ctime_sec);
+		cnsec = (uint32_t)load_relaxed(inode->i_attr.ctime_nsec_blk);
 		if (!seq_retry(&inode->i_seq, seq))
-			r = nsec1 && sec == (uint64_t)csec &&
-			    nsec1 == (uint64_t)cnsec + 1 &&
+			r = nsec1 && sec == csec && nsec1 == cnsec + 1 &&
 			    dc_valid_at(until, &now);
 	}
 	rcu_read_unlock();

@@ -150,7 +150,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 			dentry_put(d);
 			continue;
 		}
-		d = d_alloc(dc, parent, name, len, hash);
+		d = d_alloc(dc, parent, name, len);
 		if (!d) {
 			err = -ENOMEM;
 			goto out;
@@ -496,14 +496,11 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 	rcu_read_lock();
 	cds_lfht_first(dc->dentries, &it);
 	while ((node = cds_lfht_iter_get_node(&it))) {
-		struct dc_hnode *hn =
-			caa_container_of(node, struct dc_hnode, node);
-
-		tsan_found(hn);
+		tsan_found(node);
 
 		/* the entry stays hashed (the kernel may hold it and look
 		 * up below it by node id); its next use asks the backend */
-		__atomic_store_n(&hn->dentry->d_valid_until, 0,
+		__atomic_store_n(&dc_node_dentry(node)->d_valid_until, 0,
 				 __ATOMIC_RELEASE);
 		n++;
 		cds_lfht_next(dc->dentries, &it);

@@ -9,9 +9,11 @@
  * cannot be re-keyed or reused before a grace period (readers may be
  * traversing it), so the dentry gets a new external node for the new key,
  * inserted before the old node is deleted; the old node and the old name
- * are freed by call_rcu.  A lookup racing the move may miss (and fall back
- * to the slow path); it can never validate a stale hit, because the old
- * node is deleted and d_seq bumped before the write section ends.
+ * (unless it was the dentry's inline one, which stays untouched) are freed
+ * by call_rcu.  The new name is always a separate block, so a renamed
+ * dentry keeps an external name.  A lookup racing the move may miss (and
+ * fall back to the slow path); it can never validate a stale hit, because
+ * the old node is deleted and d_seq bumped before the write section ends.
  */
 #include "dcache_i.h"
 
@@ -19,7 +21,7 @@
 struct move_garbage {
 	struct rcu_head rcu;
 	struct dcache *dc;
-	struct dc_name *name;
+	struct dc_name *name;	   /* NULL if it was the inline one */
 	struct dc_hnode_ext *node; /* NULL if it was the embedded one */
 };
 
@@ -33,9 +35,10 @@ static void garbage_free_rcu(struct rcu_head *head)
 
 	tsan_gp_done();
 	dc = g->dc;
-	dc_gauge_add(&dc->bytes,
-		     -(int64_t)(sizeof(*g->name) + g->name->len + 1));
-	free(g->name);
+	if (g->name) {
+		dc_gauge_add(&dc->bytes, -(int64_t)dc_name_size(g->name));
+		free(g->name);
+	}
 	if (g->node) {
 		dc_gauge_add(&dc->bytes, -(int64_t)sizeof(*g->node));
 		free(g->node);
@@ -60,13 +63,14 @@ struct side {
 static int side_prepare(struct dcache *dc, struct side *s,
 			const struct side *to)
 {
-	s->newname = dc_name_new(to->name, to->len, to->hash);
-	s->newnode = malloc(sizeof(*s->newnode));
+	s->newname = dc_name_new(to->name, to->len);
+	/* 64-byte aligned: its node is not (dc_node_dentry) */
+	s->newnode = aligned_alloc(DC_CACHELINE, sizeof(*s->newnode));
 	s->garbage = malloc(sizeof(*s->garbage));
 	if (!s->newname || !s->newnode || !s->garbage)
 		return -ENOMEM;
-	cds_lfht_node_init(&s->newnode->hn.node);
-	s->newnode->hn.dentry = s->d;
+	cds_lfht_node_init(&s->newnode->node);
+	s->newnode->dentry = s->d;
 	s->newnode->dc = dc;
 	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*s->newname) + to->len + 1 +
 					   sizeof(*s->newnode)));
@@ -135,18 +139,20 @@ static void move_locked(struct dcache *dc, struct side *s,
 			const struct side *to)
 {
 	struct dentry *d = s->d;
-	struct dc_hnode *old = d->d_hnode;
+	struct cds_lfht_node *old = d->d_hnode;
 
 	DC_ASSERT_MUTEX(&dc->rename_lock);
 	DC_ASSERT_LOCKED(&s->parent->d_ref);
 	DC_ASSERT_LOCKED(&to->parent->d_ref);
 	DC_ASSERT_LOCKED(&d->d_ref);
 	s->garbage->dc = dc;
-	s->garbage->name = d->d_name;
+	/* the inline name is never rewritten (readers may be comparing
+	 * it) nor freed apart: the new name is always external */
+	s->garbage->name = d_name_is_ext(d, d->d_name) ? d->d_name : NULL;
 	s->garbage->node =
 		old == &d->d_hash
 			? NULL
-			: caa_container_of(old, struct dc_hnode_ext, hn);
+			: caa_container_of(old, struct dc_hnode_ext, node);
 	rcu_store(d->d_parent, to->parent);
 	rcu_store(d->d_name, s->newname);
 	rcu_read_lock();
@@ -156,12 +162,12 @@ static void move_locked(struct dcache *dc, struct side *s,
 	 * the key is free (an exchange briefly has both nodes of one key;
 	 * both lead to a dentry inside an open d_seq write section).
 	 */
-	tsan_publish(&s->newnode->hn);
+	tsan_publish(&s->newnode->node);
 	cds_lfht_add(dc->dentries, dc_salt(to->parent, to->hash),
-		     &s->newnode->hn.node);
-	cds_lfht_del(dc->dentries, &old->node);
+		     &s->newnode->node);
+	cds_lfht_del(dc->dentries, old);
 	rcu_read_unlock();
-	d->d_hnode = &s->newnode->hn;
+	d->d_hnode = &s->newnode->node;
 	cds_list_move(&d->d_child, &to->parent->d_subdirs);
 	s->newname = NULL;
 	s->newnode = NULL;

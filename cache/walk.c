@@ -119,8 +119,9 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			seq = cseq;
 			continue;
 		}
-		inode = rcu_load(d->d_inode);
-		if (!inode || inode->i_type != S_IFDIR) {
+		/* D_DIR: the directory's inode is not loaded on the way */
+		if (!(load_relaxed(d->d_flags) & D_DIR)) {
+			inode = rcu_load(d->d_inode);
 			if (seq_retry(&d->d_seq, seq))
 				goto restart;
 			err = inode ? -ENOTDIR : -ENOENT;
@@ -139,7 +140,10 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			goto restart;
 		d = c;
 		seq = cseq;
-		if (!rcu_load(d->d_inode) && more_comps(p)) {
+		/* d_inode is in the dentry's line 1: not read for a
+		 * directory on the way */
+		if (!(load_relaxed(d->d_flags) & D_DIR) && more_comps(p) &&
+		    !rcu_load(d->d_inode)) {
 			if (seq_retry(&d->d_seq, seq))
 				goto restart;
 			rcu_read_unlock();
@@ -168,7 +172,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			 &now))
 		goto legitimize;
 	res->nodeid = inode->i_nodeid;
-	res->generation = inode->i_cache->generation;
+	res->generation = dc->generation;
 	if (flags & DC_WANT_KREF) {
 		/* get-unless-dead: never resurrect a dying inode */
 		if (lockref_tryget_not_dead(&inode->i_ref) <= 0)
@@ -369,7 +373,7 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
 		}
 
 		/* a miss: publish an in-lookup placeholder, then ask */
-		n = d_alloc(dc, parent, name, len, hash);
+		n = d_alloc(dc, parent, name, len);
 		if (!n)
 			return -ENOMEM;
 		n->d_flags |= D_IN_LOOKUP;
@@ -547,7 +551,7 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 		goto out;
 	}
 	res->nodeid = inode->i_nodeid;
-	res->generation = inode->i_cache->generation;
+	res->generation = dc->generation;
 	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now)) {
 		err = -EAGAIN;
 		if (flags & DC_CACHED)

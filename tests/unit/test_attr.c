@@ -246,6 +246,102 @@ static void test_stat_conv(void)
 	ok(memcmp(&a, &b, sizeof(a)) == 0, "round trip through struct stat");
 }
 
+/*
+ * The inode keeps attributes packed (cache/dcache_i.h, struct dc_iattr):
+ * the widest values that fit come back exactly; a value that does not fit
+ * is never cached, and every answer still carries the backend's values.
+ */
+static void test_packed(void)
+{
+	struct dc_attr a, set, got;
+	uint64_t id = 0;
+	struct env e;
+	int bad;
+
+	env_init(&e);
+	must(mb_create(e.mb, "f", S_IFREG | 0644, NULL));
+	if (!env_start(&e))
+		return;
+	is(lookup_id(&e, DC_ROOT_ID, "f", 0, &id), 0, "lookup f");
+	must(mb_stat(e.mb, "f", &set));
+	set.mode = S_IFREG | 07777;
+	set.nlink = UINT32_MAX;
+	set.uid = UINT32_MAX;
+	set.gid = UINT32_MAX - 1;
+	set.rdev = UINT64_MAX;
+	set.size = INT64_MIN;
+	set.blocks = INT64_MAX;
+	set.blksize = (int64_t)UINT32_MAX - 1;
+	set.atime_sec = INT64_MIN;
+	set.atime_nsec = 999999999;
+	set.mtime_sec = -1;
+	set.mtime_nsec = (int64_t)UINT32_MAX - 1;
+	set.ctime_sec = INT64_MAX;
+	set.ctime_nsec = 0;
+	must(mb_setattr(e.mb, "f", &set));
+	is(dcache_inval_inode(e.dc, id, DC_INVAL_ATTR, DC_SRC_USER), 0,
+	   "inval f");
+	memset(&a, 0, sizeof(a));
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr: extreme values");
+	must(mb_stat(e.mb, "f", &set));
+	memset(&got, 0, sizeof(got));
+	is(dcache_getattr(e.dc, id, DC_CACHED, &got), 0,
+	   "extreme values that fit are cached");
+	ok(!memcmp(&got, &set, sizeof(set)) && !memcmp(&a, &set, sizeof(set)),
+	   "... and come back exactly");
+	memset(&got, 0, sizeof(got));
+	is(walk_id(&e, "f", DC_CACHED, NULL), 0, "cached walk");
+
+	/* each field beyond what the inode keeps: not cached, answered */
+	bad = 0;
+	for (int f = 0; f < 7; f++) {
+		struct dc_attr w = set;
+
+		switch (f) {
+		case 0: /* (nlink is the membackend's own) */
+			w.gid = (uint64_t)UINT32_MAX + 1;
+			break;
+		case 1:
+			w.uid = (uint64_t)1 << 40;
+			break;
+		case 2:
+			w.gid = UINT64_MAX;
+			break;
+		case 3:
+			w.atime_nsec = -1;
+			break;
+		case 4:
+			w.mtime_nsec = UINT32_MAX;
+			break;
+		case 5:
+			w.ctime_nsec = INT64_MAX;
+			break;
+		case 6:
+			w.blksize = (int64_t)1 << 33;
+			break;
+		}
+		must(mb_setattr(e.mb, "f", &w));
+		must(mb_stat(e.mb, "f", &w));
+		dcache_inval_inode(e.dc, id, DC_INVAL_ATTR, DC_SRC_USER);
+		memset(&a, 0, sizeof(a));
+		if (dcache_getattr(e.dc, id, 0, &a) ||
+		    memcmp(&a, &w, sizeof(w))) {
+			diag("field %d: not the backend's answer", f);
+			bad++;
+		}
+		if (dcache_getattr(e.dc, id, DC_CACHED, &a) != -EAGAIN) {
+			diag("field %d: cached", f);
+			bad++;
+		}
+	}
+	is(bad, 0, "values that do not fit: exact answers, nothing cached");
+	must(mb_setattr(e.mb, "f", &set));
+	dcache_inval_inode(e.dc, id, DC_INVAL_ATTR, DC_SRC_USER);
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "fitting values again");
+	is(dcache_getattr(e.dc, id, DC_CACHED, &a), 0, "cached again");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -254,6 +350,7 @@ int main(void)
 	test_readlink();
 	test_link_on_instantiate();
 	test_stat_conv();
+	test_packed();
 	dcache_thread_exit();
 	return tap_done();
 }

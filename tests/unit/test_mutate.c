@@ -454,6 +454,108 @@ static void test_forget_key(void)
 	env_fini(&e);
 }
 
+/*
+ * Names of every length around the dentry's inline block (cache/dcache_i.h,
+ * DC_INAME_SIZE): short ones inline, long ones apart, and renames between
+ * the two kinds (a rename always gives an external name, and must not
+ * touch the inline one).  Lengths 1..60, walked, renamed and exchanged.
+ */
+static void test_name_lengths(void)
+{
+	char name[64], name2[64], path[160], back[160];
+	struct dc_result res;
+	uint64_t id, id2, ids[61];
+	struct env e;
+	size_t len;
+	int bad = 0;
+
+	env_init(&e);
+	must(mb_create(e.mb, "d", S_IFDIR | 0755, NULL));
+	for (len = 1; len <= 60; len++) {
+		memset(name, 'a' + (int)(len % 26), len);
+		name[len] = '\0';
+		snprintf(path, sizeof(path), "d/%s", name);
+		must(mb_create(e.mb, path, S_IFREG | 0644, NULL));
+	}
+	if (!env_start(&e))
+		return;
+	for (len = 1; len <= 60; len++) {
+		memset(name, 'a' + (int)(len % 26), len);
+		name[len] = '\0';
+		snprintf(path, sizeof(path), "d/%s", name);
+		if (walk_id(&e, path, 0, &ids[len]) ||
+		    walk_id(&e, path, DC_CACHED, &id) || id != ids[len])
+			bad++;
+		/* a cached prefix or extension of the name is another name */
+		name[len - 1] = '\0';
+		snprintf(path, sizeof(path), "d/%s#", name);
+		if (walk_id(&e, path, DC_CACHED, NULL) == 0)
+			bad++;
+	}
+	is(bad, 0, "60 name lengths walked and cached");
+
+	/* rename each to a name of another length: short <-> long */
+	bad = 0;
+	for (len = 1; len <= 60; len++) {
+		size_t nl = 61 - len;
+		uint64_t d = node_of(&e, "d");
+
+		memset(name, 'a' + (int)(len % 26), len);
+		name[len] = '\0';
+		memset(name2, 'A' + (int)(len % 26), nl);
+		name2[nl] = '\0';
+		snprintf(path, sizeof(path), "d/%s", name);
+		snprintf(back, sizeof(back), "d/%s", name2);
+		must(mb_rename(e.mb, path, back, 0));
+		if (dcache_rename(e.dc, d, name, d, name2, 0))
+			bad++;
+		if (walk_id(&e, back, DC_CACHED, &id) || id != ids[len])
+			bad++;
+		if (walk_id(&e, path, DC_CACHED, NULL) == 0)
+			bad++;
+		memset(&res, 0, sizeof(res));
+		if (dcache_walk(e.dc, back, DC_CACHED | DC_WANT_DENTRY, &res) ||
+		    !res.dentry)
+			bad++;
+		if (res.dentry) {
+			if (dentry_path(res.dentry, path, sizeof(path)) !=
+				    (ssize_t)(nl + 2) ||
+			    strcmp(path, back))
+				bad++;
+			dentry_name_copy(res.dentry, path);
+			if (strcmp(path, name2))
+				bad++;
+			dentry_put(res.dentry);
+		}
+	}
+	is(bad, 0, "renamed across the inline length, both ways");
+
+	/* exchange a short and a long name, twice */
+	must(mb_create(e.mb, "d/s", S_IFREG | 0644, NULL));
+	memset(name, '-', 50);
+	name[50] = '\0';
+	snprintf(path, sizeof(path), "d/%s", name);
+	must(mb_create(e.mb, path, S_IFREG | 0644, NULL));
+	is(walk_id(&e, "d/s", 0, &id), 0, "warm d/s");
+	is(walk_id(&e, path, 0, &id2), 0, "warm the long name");
+	for (len = 0; len < 2; len++) {
+		uint64_t x;
+
+		must(mb_rename(e.mb, "d/s", path, DC_RENAME_EXCHANGE));
+		is(dcache_rename(e.dc, node_of(&e, "d"), "s", node_of(&e, "d"),
+				 name, DC_RENAME_EXCHANGE),
+		   0, "exchange short and long");
+		x = id;
+		id = id2;
+		id2 = x;
+		is(walk_id(&e, "d/s", DC_CACHED, &x), 0, "d/s cached");
+		is(x, id, "d/s is the other file");
+		is(walk_id(&e, path, DC_CACHED, &x), 0, "long name cached");
+		is(x, id2, "the long name is the other file");
+	}
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -464,6 +566,7 @@ int main(void)
 	test_rename_flags();
 	test_more_renames();
 	test_forget_key();
+	test_name_lengths();
 	dcache_thread_exit();
 	return tap_done();
 }
