@@ -663,7 +663,8 @@ int i_set_link(struct dc_inode *inode, const char *target, size_t len,
 void i_inval(struct dc_inode *inode, unsigned what);
 /* RCU or ref: copy attributes if valid; false if invalid or torn. */
 bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
-/* RCU: copy link target; 1 copied, 0 not cached/torn. */
+/* RCU or ref (reads inside a read section of its own, which nests): copy
+ * the link target; 1 copied, 0 not cached/torn. */
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 		uint64_t *now);
 /* Not in RCU, no lock held: may free. */

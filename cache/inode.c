@@ -215,13 +215,23 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now)
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 		uint64_t *now)
 {
-	uint32_t seq = seq_begin(&inode->i_seq);
-	struct dc_link *link = rcu_load(inode->i_link);
-	uint64_t until = load_relaxed(inode->i_link_valid_until);
+	struct dc_link *link;
+	uint32_t seq;
+	uint64_t until;
 	size_t n;
+	int ok = 0;
 
+	/*
+	 * The link block is freed by call_rcu once replaced: read it inside
+	 * a read section of our own (read sections nest), since callers
+	 * such as dc_finish() run outside one.
+	 */
+	rcu_read_lock();
+	seq = seq_begin(&inode->i_seq);
+	link = rcu_load(inode->i_link);
+	until = load_relaxed(inode->i_link_valid_until);
 	if (!link)
-		return 0;
+		goto out;
 	/* the block is immutable: its bytes need no sequence check */
 	*len = link->len;
 	/* as readlink(2): up to @size bytes, a NUL only if there is room */
@@ -230,8 +240,11 @@ int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,
 	if (n < size)
 		buf[n] = '\0';
 	if (seq_retry(&inode->i_seq, seq))
-		return 0;
-	return dc_valid_at(until, now);
+		goto out;
+	ok = dc_valid_at(until, now);
+out:
+	rcu_read_unlock();
+	return ok;
 }
 
 /* call_rcu callback: liburcu's call_rcu thread runs it after a grace
