@@ -5,7 +5,7 @@
  * Every bad input is refused before anything is mounted, with one line on
  * stderr naming the problem and a non-zero exit.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <signal.h>

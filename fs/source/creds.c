@@ -73,7 +73,7 @@
  * Run as a normal user nothing is switched: every request acts as that
  * user (main() says so at start-up).
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -33,7 +33,7 @@
  * rfs_stats_stop (after the loop ended, before the cache is freed) shuts
  * the listening socket down, which wakes accept(), and joins the thread.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
  * without it (references, the backend).  Replies are sent after the dcache
  * call returns, that is after the RCU read section ended.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * print them.  Every failure is one line on stderr naming the problem and
  * exit status 1.  It never mounts anything and touches no daemon state.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <stdarg.h>

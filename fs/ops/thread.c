@@ -7,7 +7,7 @@
  * load) and a pthread_key destructor, which POSIX runs on cancellation
  * too, unregisters it (DESIGN.md §6).
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <pthread.h>
 

@@ -27,7 +27,7 @@
  * (relaxed: a handler that misses the flip by a moment acts as it would
  * have a moment earlier).  wd_lock/wd_cond/wd_stop only stop the thread.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <pthread.h>

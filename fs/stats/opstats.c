@@ -17,7 +17,7 @@
  * start and exit and by the reader, never per request.  A thread with no
  * block (allocation failed) counts into ops_orphan with atomic adds.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fs/util.c - replies, logging, entry parameters. */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <stdarg.h>

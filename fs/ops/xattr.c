@@ -9,7 +9,7 @@
  * Errors (ENODATA, ERANGE, E2BIG, ENOTSUP, ...) go back as SOURCE gave
  * them.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -41,7 +41,7 @@
  *
  * Interrupts: see "blocking waits" below.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -50,7 +50,7 @@
  * by handler threads through watch_dir_get/put and watch_check_dev, read by
  * the watcher).  Statistics are relaxed atomics.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,7 +18,7 @@
  * stopped is served from the buffer without a seek.  An entry that does
  * not fit stays in the buffer for the next call.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <dirent.h>
 #include <errno.h>

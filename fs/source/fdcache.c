@@ -21,7 +21,7 @@
  * (dc_inode_set_private) and is freed by the backend release op when the
  * inode goes, which cannot happen while a borrower holds the inode.
  */
-#include "rcufs.h"
+#include "rfs.h"
 
 #include <dirent.h>
 #include <errno.h>
