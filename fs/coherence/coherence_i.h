@@ -41,9 +41,12 @@ extern pthread_mutex_t wfs_lock;
 extern bool degraded;	 /* wfs_lock (mode.c) */
 extern bool started;	 /* main thread only: watch_start, watch_stop */
 extern bool pending_all; /* atomic: a request to the watcher thread */
-extern int stop_fd;	 /* eventfd waking the watcher thread */
-extern int fan_fd;	 /* fanotify.c; -1 when not in use */
-extern int in_fd;	 /* inotify.c; -1 when not in use */
+/* The fds below are set by the main thread in watch_start before any
+ * thread uses them and reset in watch_stop after the threads ended;
+ * read-only in between. */
+extern int stop_fd; /* eventfd waking the watcher thread */
+extern int fan_fd;  /* fanotify.c; -1 when not in use */
+extern int in_fd;   /* inotify.c; -1 when not in use */
 
 /* mode.c: fall back to timeout mode (once; warned).  Caller holds
  * wfs_lock.  May run inside a backend call: it only asks the watcher

@@ -25,6 +25,7 @@
 	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | \
 	 IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK |      \
 	 IN_ONLYDIR)
+/* No CLOSE_WRITE: see WATCH_FAN_MASK in fanotify.c. */
 
 /* ---- inotify watches: wd -> directory key, refcounted ---- */
 
