@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/ops/file.c - OPEN, CREATE, READ, WRITE, FLUSH, RELEASE, FSYNC,
- * FALLOCATE, COPY_FILE_RANGE, LSEEK and IOCTL (the locks: locks.c; the
+ * fs/ops/file.c - OPEN, CREATE, READ, WRITE, FLUSH, RELEASE, FSYNC (the
+ * other requests on an open file: filectl.c; the locks: locks.c; the
  * open-file registry: openfiles.c).
  *
  * Every FUSE open owns one backing fd, opened verified (backing_open) and

@@ -4,8 +4,8 @@
  * OFD locks, one private backing fd per (inode, lock owner), and blocking
  * waits off the worker threads.
  *
- * The kernel forwards fcntl locks with a lock owner
- * (one per process, i.e. per files_struct) and expects POSIX semantics:
+ * The kernel forwards fcntl locks with a lock owner (one per process,
+ * i.e. per files_struct) and expects POSIX semantics:
  * locks belong to the owner, not to an fd; the same owner never conflicts
  * with itself, whichever fd it uses; closing any fd of the file (FLUSH,
  * which carries the owner) drops all of that owner's locks on it.  The

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 
 /*
- * Every open's fd (files here, directories in readdir.c), by node id, so
- * that requests which come without a file handle (fstat, fchmod, fgetxattr of an unlinked file: the kernel sends
+ * Every open's fd by node id, so that requests which come without a file
+ * handle (fstat, fchmod, fgetxattr of an unlinked file: the kernel sends
  * no fh for them) can still reach the object once no name leads to it.
  */
 struct lkowner;
