@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/backing.c - reaching SOURCE: the dcache backend ops, a bounded cache
- * of directory fds, and verified access to single objects.
+ * fs/source/fdcache.c - reaching SOURCE: a bounded cache of directory
+ * fds, and where a cached node lives (its parent's fd and its name).
  *
  * Never one fd per inode (DESIGN.md §7): only directories get an fd, kept
  * in an LRU bounded by max_fds; files are reached by name relative to their
@@ -21,7 +21,8 @@
  * (dc_inode_set_private) and is freed by the backend release op when the
  * inode goes, which cannot happen while a borrower holds the inode.
  */
-#include "rcufs.h"
+#include "source/source_i.h"
+#include "stats/stats.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,11 +43,13 @@ struct fdent {
 	int fd;			  /* fdc_lock; -1 when closed */
 	unsigned refs;		  /* fdc_lock; borrowers */
 	struct cds_list_head lru; /* fdc_lock; on fdc_lru while fd >= 0 */
-	int wd; /* atomic: inotify watch (fs/watch.c); WD_NONE: not tried */
+	/* atomic: what the dir_opened hook returned (an inotify watch),
+	 * -1 while it runs or without a hook; TOKEN_NONE: not called yet */
+	int token;
 	bool pinned; /* fdc_lock: never evicted (backing_pin_dir) */
 };
 
-#define WD_NONE (-2)
+#define TOKEN_NONE (-2)
 
 static pthread_mutex_t fdc_lock = PTHREAD_MUTEX_INITIALIZER;
 static CDS_LIST_HEAD(fdc_lru); /* fdc_lock; head = most recently used */
@@ -73,12 +76,18 @@ unsigned backing_open_fds(void)
 	return n;
 }
 
+void backing_emit(struct rfs_emit *e)
+{
+	rfs_emit_u64(e, "backing_dir_fds", backing_open_fds());
+	rfs_emit_u64(e, "max_fds", rfs.o.max_fds);
+}
+
 void backing_proc_path(int fd, char buf[64])
 {
 	snprintf(buf, 64, "/proc/self/fd/%d", fd);
 }
 
-static int verify(int fd, uint64_t dev, uint64_t ino, struct stat *out)
+int backing_verify(int fd, uint64_t dev, uint64_t ino, struct stat *out)
 {
 	struct stat st;
 
@@ -154,7 +163,7 @@ static int open_child(int dirfd, struct dentry *d)
 			       ? -ESTALE
 			       : err;
 	}
-	err = verify(fd, dev, ino, NULL);
+	err = backing_verify(fd, dev, ino, NULL);
 	if (err) {
 		close(fd);
 		return err;
@@ -254,13 +263,21 @@ static void evict_locked(int *victims, unsigned *nv, unsigned cap)
  * inotify mode: a directory whose fd we need is one whose children get
  * cached; watch it (once per fdent, i.e. per cached inode).
  */
-static void watch_once(struct fdent *e, int fd)
+/*
+ * A directory whose fd we need is one whose children get cached: tell the
+ * coherence layer (dir_opened hook), once per fdent, i.e. per cached inode.
+ */
+static void hook_once(struct fdent *e, int fd)
 {
-	int expect = WD_NONE;
+	int expect = TOKEN_NONE;
 
-	if (__atomic_compare_exchange_n(&e->wd, &expect, -1, false,
+	if (__atomic_compare_exchange_n(&e->token, &expect, -1, false,
 					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		__atomic_store_n(&e->wd, watch_dir_get(fd, e->dev, e->ino),
+		__atomic_store_n(&e->token,
+				 rfs_source_hooks.dir_opened
+					 ? rfs_source_hooks.dir_opened(
+						   fd, e->dev, e->ino)
+					 : -1,
 				 __ATOMIC_RELAXED);
 }
 
@@ -296,7 +313,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 		mine->inode = inode;
 		dc_inode_key(inode, &mine->dev, &mine->ino);
 		mine->fd = -1;
-		mine->wd = WD_NONE;
+		mine->token = TOKEN_NONE;
 		CDS_INIT_LIST_HEAD(&mine->lru);
 		e = dc_inode_set_private(inode, mine);
 		if (e != mine)
@@ -311,7 +328,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 			dc_inode_put(inode);
 			return newfd;
 		}
-		watch_once(e, newfd);
+		hook_once(e, newfd);
 		pthread_mutex_lock(&fdc_lock);
 		if (e->fd < 0) {
 			e->fd = newfd;
@@ -334,34 +351,26 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 	return 0;
 }
 
-void backing_watch_new(uint64_t nodeid, mode_t mode, struct dc_attr *attr)
+bool backing_dir_hook_now(uint64_t nodeid)
 {
 	struct dc_inode *inode;
 	struct fdent *e, *ref;
-	struct dc_attr fresh;
 	bool added = false;
 	int fd;
 
-	if (!S_ISDIR(mode) || nodeid == DC_ROOT_ID || !watch_inotify())
-		return;
 	inode = dcache_inode_get(rfs.dc, nodeid);
 	if (!inode)
-		return;
+		return false;
 	e = dc_inode_private(inode);
-	if (!e || __atomic_load_n(&e->wd, __ATOMIC_RELAXED) == WD_NONE) {
-		/* opening its fd watches it (watch_once) */
+	if (!e || __atomic_load_n(&e->token, __ATOMIC_RELAXED) == TOKEN_NONE) {
+		/* opening its fd runs the hook (hook_once) */
 		if (!backing_get_dir(nodeid, &fd, &ref)) {
 			backing_put_dir(ref);
 			added = true;
 		}
 	}
 	dc_inode_put(inode);
-	if (!added)
-		return;
-	/* a change between the stat that cached them and the watch */
-	dcache_inval_inode(rfs.dc, nodeid, DC_INVAL_ATTR, DC_SRC_WATCH);
-	if (!dcache_getattr(rfs.dc, nodeid, 0, &fresh))
-		*attr = fresh;
+	return added;
 }
 
 void backing_put_dir(struct fdent *e)
@@ -412,7 +421,7 @@ int backing_dir_dup(uint64_t nodeid)
 }
 
 /* The dcache frees a directory inode: drop its fd.  No borrowers exist. */
-static void backing_release(void *backend, struct dc_inode *inode, void *priv)
+void backing_release(void *backend, struct dc_inode *inode, void *priv)
 {
 	struct fdent *e = priv;
 	int fd;
@@ -428,13 +437,14 @@ static void backing_release(void *backend, struct dc_inode *inode, void *priv)
 	pthread_mutex_unlock(&fdc_lock);
 	if (fd >= 0)
 		close(fd);
-	watch_dir_put(e->wd);
+	if (rfs_source_hooks.dir_released)
+		rfs_source_hooks.dir_released(e->token);
 	free(e);
 }
 
 /* Parent fd and name of dentry @d (referenced). */
-static int locate_dentry(struct dentry *d, int *dirfd, char *name,
-			 struct fdent **ref)
+int backing_locate_dentry(struct dentry *d, int *dirfd, char *name,
+			  struct fdent **ref)
 {
 	struct dentry *p = dentry_parent(d);
 	struct dc_inode *pi;
@@ -484,368 +494,16 @@ int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 	dc_inode_put(inode);
 	if (!d)
 		return -ESTALE;
-	err = locate_dentry(d, dirfd, name, ref);
+	err = backing_locate_dentry(d, dirfd, name, ref);
 	dentry_put(d);
 	return err;
 }
 
-static int key_of(uint64_t nodeid, uint64_t *dev, uint64_t *ino)
+/* ---- hooks ---- */
+
+struct rfs_source_hooks rfs_source_hooks;
+
+void rfs_source_set_hooks(const struct rfs_source_hooks *h)
 {
-	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
-
-	if (!inode)
-		return -ESTALE;
-	dc_inode_key(inode, dev, ino);
-	dc_inode_put(inode);
-	return 0;
+	rfs_source_hooks = *h;
 }
-
-/*
- * Truncate the verified open file @fd as O_TRUNC in @flags asks: ftruncate
- * marks mtime and ctime as O_TRUNC does, even for an empty file.  O_RDONLY
- * | O_TRUNC truncates too, given write permission: then through a
- * write-only reopen of the same object, which checks that permission.  Run
- * as whoever opened @fd (the caller), so that SOURCE decides the permission
- * and the clearing of setuid/setgid as for an open with O_TRUNC.
- */
-static int trunc_fd(int fd, int flags)
-{
-	char proc[64];
-	int wfd, err;
-
-	if ((flags & O_ACCMODE) != O_RDONLY)
-		return ftruncate(fd, 0) < 0 ? -errno : 0;
-	backing_proc_path(fd, proc);
-	wfd = open(proc, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (wfd < 0)
-		return -errno;
-	err = ftruncate(wfd, 0) < 0 ? -errno : 0;
-	close(wfd);
-	return err;
-}
-
-/*
- * After an open made with O_NONBLOCK and without O_TRUNC (open_flags) and
- * verified: give @fd the status flags asked for (O_NONBLOCK off unless
- * @flags has it) and apply O_TRUNC.  Closes @fd on failure.
- */
-static int open_finish(int fd, int flags)
-{
-	int fl, err = 0;
-
-	if (!(flags & O_NONBLOCK)) {
-		fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-			err = -errno;
-	}
-	if (!err && (flags & O_TRUNC))
-		err = trunc_fd(fd, flags);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/*
- * What the first open of an object is made with: nothing irreversible
- * before the object is verified (DESIGN.md §7), so no O_TRUNC, and
- * O_NONBLOCK, so that a FIFO swapped in under the name does not block the
- * worker (opened, it fails verification; a FIFO with no reader answers
- * ENXIO at once).  O_PATH opens nothing.
- */
-static int open_flags(int flags)
-{
-	if (flags & O_PATH)
-		return flags | O_NOFOLLOW | O_CLOEXEC;
-	return (flags & ~O_TRUNC) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
-}
-
-/*
- * Open the object of the verified O_PATH fd @opath (attributes @st) with
- * open(2) @flags, through its magic link, which leads to that object and
- * nothing else: no O_NONBLOCK needed, since its type is known.  OPEN only
- * ever asks for regular files and directories (the kernel opens special
- * files itself), so anything else is a stale object: -ESTALE.  Then as
- * open_finish (O_TRUNC).  Runs as whoever the open is for.
- */
-static int open_via(int opath, const struct stat *st, int flags)
-{
-	char proc[64];
-	int fd;
-
-	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
-		return -ESTALE;
-	backing_proc_path(opath, proc);
-	fd = open(proc, (flags & ~(O_TRUNC | O_NOFOLLOW)) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* opened with the caller's own O_NONBLOCK: nothing to clear */
-	return open_finish(fd, flags | O_NONBLOCK);
-}
-
-int backing_open_existing(int dirfd, const char *name, int flags)
-{
-	struct stat st;
-	int opath, fd;
-
-	/* O_PATH opens nothing: no FIFO rendezvous, no device */
-	opath = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (opath < 0)
-		return errno == ENOENT ? -ESTALE : -errno; /* gone again */
-	if (fstat(opath, &st) < 0)
-		fd = -errno;
-	else if (!S_ISREG(st.st_mode))
-		fd = -ESTALE; /* the kernel looks it up and opens it itself */
-	else
-		fd = open_via(opath, &st, flags & ~(O_CREAT | O_EXCL));
-	close(opath);
-	return fd;
-}
-
-static int open_verified(uint64_t nodeid, int flags, struct stat *st)
-{
-	char name[NAME_MAX + 1];
-	struct stat pst;
-	struct fdent *ref;
-	uint64_t dev, ino;
-	int dirfd, fd, err;
-
-	if (flags & O_CREAT)
-		return -EINVAL;
-	err = key_of(nodeid, &dev, &ino);
-	if (err)
-		return err;
-	err = backing_locate(nodeid, &dirfd, name, &ref);
-	if (err)
-		return err;
-	fd = openat(dirfd, name[0] ? name : ".", open_flags(flags));
-	err = fd < 0 ? -errno : 0;
-	backing_put_dir(ref);
-	if (err == -EWOULDBLOCK && !(flags & O_NONBLOCK)) {
-		/*
-		 * O_NONBLOCK met a lease being broken: verify through an
-		 * O_PATH fd, then open that object and wait, as natively.
-		 */
-		fd = open_verified(nodeid, O_PATH, &pst);
-		if (fd < 0)
-			return fd;
-		err = open_via(fd, &pst, flags);
-		close(fd);
-		return err;
-	}
-	if (err)
-		/* ENXIO: a FIFO with no reader (or a socket) is there now:
-		 * the kernel opens those itself, never through OPEN */
-		return err == -ENOENT || err == -ENXIO ? -ESTALE : err;
-	err = verify(fd, dev, ino, st);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return flags & O_PATH ? fd : open_finish(fd, flags);
-}
-
-int backing_open_path(uint64_t nodeid, struct stat *st)
-{
-	return open_verified(nodeid, O_PATH, st);
-}
-
-int backing_open(uint64_t nodeid, int flags)
-{
-	return open_verified(nodeid, flags, NULL);
-}
-
-int backing_open_as(uint64_t nodeid, int flags, fuse_req_t req)
-{
-	struct rfs_saved saved;
-	struct stat st;
-	int opath, fd, err;
-
-	if (!rfs_caller_is_other(req))
-		return open_verified(nodeid, flags, NULL);
-	if (flags & O_CREAT)
-		return -EINVAL;
-	/* verified as the daemon; then only the open itself (and the
-	 * truncation) as the caller */
-	opath = open_verified(nodeid, O_PATH, &st);
-	if (opath < 0)
-		return opath;
-	err = rfs_as_caller(req, &saved);
-	if (err) {
-		close(opath);
-		return err;
-	}
-	fd = open_via(opath, &st, flags);
-	rfs_as_daemon(&saved);
-	close(opath);
-	return fd;
-}
-
-int backing_stat_at(int dirfd, const char *name, struct dc_attr *attr)
-{
-	struct stat st;
-
-	if (fstatat(dirfd, name[0] ? name : "", &st,
-		    AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
-		return -errno;
-	dc_attr_from_stat(attr, &st);
-	return 0;
-}
-
-/* ---- the dcache backend ops ---- */
-
-static int be_lookup(void *backend, struct dentry *dir, const char *name,
-		     size_t len, struct dc_attr *attr)
-{
-	struct dc_inode *di = dentry_inode(dir);
-	char buf[NAME_MAX + 1];
-	struct fdent *ref;
-	int fd, err;
-
-	(void)backend;
-	if (!di)
-		return -ENOENT;
-	memcpy(buf, name, len); /* the walk's components are not terminated */
-	buf[len] = '\0';
-	err = backing_get_dir(dc_inode_nodeid(di), &fd, &ref);
-	dc_inode_put(di);
-	if (err)
-		return err == -ENOTDIR ? -ENOTDIR : err;
-	err = backing_stat_at(fd, buf, attr);
-	if (!err && attr->dev != rfs.root_dev && S_ISDIR(attr->mode))
-		/* a filesystem mounted inside SOURCE: watched too? */
-		watch_check_dev(fd, buf, attr->dev);
-	backing_put_dir(ref);
-	return err;
-}
-
-static int be_getattr(void *backend, struct dentry *d, struct dc_attr *attr)
-{
-	char name[NAME_MAX + 1];
-	struct fdent *ref;
-	int dirfd, err;
-
-	(void)backend;
-	err = locate_dentry(d, &dirfd, name, &ref);
-	if (err)
-		return err;
-	err = backing_stat_at(dirfd, name, attr);
-	backing_put_dir(ref);
-	return err;
-}
-
-/*
- * The name may hold another object by now (a rename or exchange in SOURCE
- * behind our back): read the link through an O_PATH fd verified to be the
- * object @d's inode stands for, never whatever the name holds now.
- */
-static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
-			   size_t size)
-{
-	char name[NAME_MAX + 1];
-	struct dc_inode *inode = dentry_inode(d);
-	struct fdent *ref;
-	uint64_t dev, ino;
-	ssize_t n;
-	int dirfd, fd, err;
-
-	(void)backend;
-	if (!inode)
-		return -ESTALE;
-	dc_inode_key(inode, &dev, &ino);
-	dc_inode_put(inode);
-	err = locate_dentry(d, &dirfd, name, &ref);
-	if (err)
-		return err;
-	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	err = fd < 0 ? -errno : 0;
-	backing_put_dir(ref);
-	if (err)
-		return err == -ENOENT ? -ESTALE : err;
-	err = verify(fd, dev, ino, NULL);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	n = readlinkat(fd, "", buf, size);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n;
-}
-
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
-static off_t be_readdir(void *backend, struct dentry *dir, off_t pos,
-			dc_filldir_t fill, void *ctx)
-{
-	struct dc_inode *di = dentry_inode(dir);
-	char *buf;
-	struct fdent *ref;
-	long n, i;
-	int fd, dfd, err, stop = 0;
-
-	(void)backend;
-	if (!di)
-		return -ENOENT;
-	err = backing_get_dir(dc_inode_nodeid(di), &fd, &ref);
-	dc_inode_put(di);
-	if (err)
-		return err;
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	err = dfd < 0 ? -errno : 0;
-	backing_put_dir(ref);
-	if (err)
-		return err;
-	buf = malloc(32768);
-	if (!buf) {
-		close(dfd);
-		return -ENOMEM;
-	}
-	if (lseek(dfd, pos, SEEK_SET) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (!stop && (n = syscall(SYS_getdents64, dfd, buf, 32768)) > 0) {
-		for (i = 0; i < n && !stop;) {
-			struct linux_dirent64 *de = (void *)(buf + i);
-			size_t len = strlen(de->d_name);
-
-			i += de->d_reclen;
-			if ((len == 1 && de->d_name[0] == '.') ||
-			    (len == 2 && !strcmp(de->d_name, ".."))) {
-				pos = de->d_off;
-				continue;
-			}
-			err = fill(ctx, de->d_name, len, NULL);
-			if (err) {
-				stop = 1;
-				if (err > 0)
-					err = 0;
-				break;
-			}
-			pos = de->d_off;
-		}
-	}
-	if (!stop && n < 0)
-		err = -errno;
-out:
-	free(buf);
-	close(dfd);
-	return err ? err : pos;
-}
-
-const struct dc_backend_ops rfs_backing_ops = {
-	.lookup = be_lookup,
-	.getattr = be_getattr,
-	.readlink = be_readlink,
-	.readdir = be_readdir,
-	.release = backing_release,
-};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/source.c - noticing that SOURCE went away under a running mount.
+ * fs/source/lost.c - noticing that SOURCE went away under a running mount.
  *
  * The daemon holds SOURCE by an fd (rfs.root_fd), so when the directory is
  * removed, or its filesystem is unmounted lazily (umount -l), everything
@@ -27,7 +27,7 @@
  * (relaxed: a handler that misses the flip by a moment acts as it would
  * have a moment earlier).  wd_lock/wd_cond/wd_stop only stop the thread.
  */
-#include "rcufs.h"
+#include "source/source_i.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -130,8 +130,9 @@ static void *watch(void *arg)
 				 rfs.o.source, why, rfs.o.mountpoint);
 			dcache_inval_all(rfs.dc, DC_SRC_LOCAL);
 			/* the kernel too: with coherence=watch it keeps names
-			 * and attributes for an hour */
-			rfs_queue_inval_all();
+			 * and attributes for an hour (the lost hook) */
+			if (rfs_source_hooks.lost)
+				rfs_source_hooks.lost();
 			pthread_mutex_lock(&wd_lock);
 			break; /* once */
 		}

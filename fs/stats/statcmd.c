@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/statcmd.c - `rcufs stats MOUNTPOINT [--json]`: ask the daemon serving
- * MOUNTPOINT for its counters (the socket and protocol: fs/stats.c) and
+ * fs/stats/statcmd.c - `rcufs stats MOUNTPOINT [--json]`: ask the daemon serving
+ * MOUNTPOINT for its counters (the socket and protocol: server.c) and
  * print them.  Every failure is one line on stderr naming the problem and
  * exit status 1.  It never mounts anything and touches no daemon state.
  */
-#include "rcufs.h"
+#include "stats/stats.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -139,7 +139,7 @@ int rfs_stats_main(int argc, char **argv)
 				    mp, major(st.st_dev), minor(st.st_dev));
 		return fail("%s: statistics socket: %s", mp, strerror(err));
 	}
-	/* believe only a daemon of our own uid or root (fs/stats.c) */
+	/* believe only a daemon of our own uid or root (server.c) */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
 	    (cred.uid != 0 && cred.uid != geteuid())) {
 		close(fd);

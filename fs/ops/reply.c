@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* fs/util.c - replies, logging, entry parameters. */
-#include "rcufs.h"
+/* fs/ops/reply.c - replies: errors and entries. */
+#include "ops/ops_i.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 void rfs_reply_err(fuse_req_t req, int negerr)
@@ -13,17 +11,6 @@ void rfs_reply_err(fuse_req_t req, int negerr)
 		rfs_req_mark(RFS_REQ_ERR);
 	/* the one place where the sign flips: libfuse takes positive errno */
 	fuse_reply_err(req, -negerr);
-}
-
-void rfs_log(const char *level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "rcufs: %s: %s\n", level, line);
 }
 
 void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)

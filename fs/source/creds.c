@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/creds.c - acting with the caller's identity.
+ * fs/source/creds.c - acting with the caller's identity.
  *
  * Run as root (with allow_other, every account uses the mount), the daemon
  * performs each permission-relevant syscall on SOURCE as the caller of the
@@ -73,7 +73,7 @@
  * Run as a normal user nothing is switched: every request acts as that
  * user (main() says so at start-up).
  */
-#include "rcufs.h"
+#include "source/source_i.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,11 +111,6 @@ static __thread struct tcred tc;
 bool rfs_creds_init(void)
 {
 	switching = geteuid() == 0;
-	return switching;
-}
-
-bool rfs_creds_switching(void)
-{
 	return switching;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/ops_xattr.c - SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR.
+ * fs/ops/xattr.c - SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR.
  *
  * The object is reached with a verified O_PATH fd (backing_open_path) and
  * named by its magic link "/proc/self/fd/N": the path calls follow that
@@ -9,7 +9,8 @@
  * Errors (ENODATA, ERANGE, E2BIG, ENOTSUP, ...) go back as SOURCE gave
  * them.
  */
-#include "rcufs.h"
+#include "ops/ops_i.h"
+#include "source/source.h"
 
 #include <errno.h>
 #include <stdlib.h>

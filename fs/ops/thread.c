@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/thread.c - RCU registration of libfuse's worker threads.
+ * fs/ops/thread.c - RCU registration of libfuse's worker threads.
  *
  * libfuse creates its workers itself and cancels them at exit, so each one
  * registers on its first request (a thread-local flag makes the check one
  * load) and a pthread_key destructor, which POSIX runs on cancellation
  * too, unregisters it (DESIGN.md §6).
  */
-#include "rcufs.h"
+#include "ops/ops_i.h"
 
 #include <pthread.h>
 
