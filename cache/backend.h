@@ -57,6 +57,11 @@ struct dc_backend_ops {
 			    size_t size);
 
 	/*
+	 * Not called by the cache: dcache_readdir, its only caller, was
+	 * removed (issue 14; the daemon lists directories itself).  Kept
+	 * until fs/backing.c stops filling it in; then delete it with
+	 * DC_BE_READDIR.
+	 *
 	 * List the directory @dir from position @pos (0 = start), calling
 	 * @fill for each entry other than "." and "..".  Returns the position
 	 * after the last entry passed to @fill (>= 0) or a negative errno.

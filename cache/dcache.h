@@ -244,20 +244,11 @@ int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n);
  */
 int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup);
 
-/*
- * List directory @nodeid from @pos through the backend.  When the backend
- * supplies attributes, each entry is also cached (as dcache_instantiate
- * would, without a kernel reference).  Returns the next position or a
- * negative errno.
- */
-off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
-		     dc_filldir_t fill, void *ctx);
-
 /* ---- write-through mutations (after the backend change succeeded) -------- */
 
 /*
  * @name now exists in @parent with attributes @attr (create, mkdir, mknod,
- * symlink, link, readdirplus).  A negative or different cached entry is
+ * symlink, link).  A negative or different cached entry is
  * replaced.  With DC_WANT_KREF counts a kernel reference; @res may be NULL
  * otherwise.  @link (may be NULL) is the symlink target to cache.  When
  * @parent is alive but the cache holds no dentry for it (all invalidated),
@@ -436,7 +427,6 @@ struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid);
 void dc_inode_put(struct dc_inode *inode);
 /* RCU-safe accessors of immutable fields (caller holds a reference). */
 uint64_t dc_inode_nodeid(const struct dc_inode *inode);
-uint64_t dc_inode_generation(const struct dc_inode *inode);
 void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino);
 /* The object's type (mode & S_IFMT); immutable. */
 mode_t dc_inode_type(const struct dc_inode *inode);
@@ -482,7 +472,7 @@ enum dc_be_op {
 	DC_BE_LOOKUP,
 	DC_BE_GETATTR,
 	DC_BE_READLINK,
-	DC_BE_READDIR,
+	DC_BE_READDIR, /* always 0: see backend.h, readdir */
 	DC_BE_NR
 };
 

@@ -688,12 +688,6 @@ int dc_check_name(const char *name, size_t *len);
 int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res);
 
-/* ---- mutate.c ---- */
-int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
-		      const char *name, size_t len, const struct dc_attr *attr,
-		      const char *link, uint64_t since, unsigned flags,
-		      struct dc_result *res);
-
 /* ---- slab.c ---- */
 void dc_slab_init(struct dc_slab *s, size_t size);
 /* Where malloc may be called; NULL with errno ENOMEM. */

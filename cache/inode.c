@@ -814,11 +814,6 @@ uint64_t dc_inode_nodeid(const struct dc_inode *inode)
 	return inode->i_nodeid;
 }
 
-uint64_t dc_inode_generation(const struct dc_inode *inode)
-{
-	return inode->i_cache->generation;
-}
-
 void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino)
 {
 	*dev = inode->i_dev;

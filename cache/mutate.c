@@ -13,22 +13,6 @@ static void set_valid(struct dentry *d, uint64_t ttl)
 }
 
 /*
- * The validity of an entry instantiated from data the backend gave at
- * epoch @since (readdirplus): if any change or invalidation ran since
- * (dc->attr_epoch moved), that data may predate it (a name removed in the
- * backing tree after the listing was read), so the entry is cached
- * expired and its next use asks the backend.  Called once the dentry is
- * hashed and positive: an invalidation that bumps the epoch after this
- * check finds the dentry and drops it itself.  Write-throughs are current.
- */
-static uint64_t entry_ttl_since(struct dcache *dc, uint64_t since)
-{
-	if (since != I_WRITE_THROUGH && i_epoch(dc) != since)
-		return 0;
-	return load_relaxed(dc->entry_ttl);
-}
-
-/*
  * Every write-through advances the attribute epoch, even when the object
  * is not cached: a slow lookup that asked the backend before this change
  * and creates the inode afterwards must not trust what it read.
@@ -105,12 +89,13 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 }
 
 /*
- * @name exists in @parent (referenced) as @attr.  Not in RCU.
+ * @name exists in @parent (referenced) as @attr, written through: what is
+ * cached is current.  Not in RCU, no lock held; may block.
  */
-int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
-		      const char *name, size_t len, const struct dc_attr *attr,
-		      const char *link, uint64_t since, unsigned flags,
-		      struct dc_result *res)
+static int instantiate_in(struct dcache *dc, struct dentry *parent,
+			  const char *name, size_t len,
+			  const struct dc_attr *attr, const char *link,
+			  unsigned flags, struct dc_result *res)
 {
 	uint32_t hash = dc_name_hash(name, len);
 	struct dentry *d, *other;
@@ -119,7 +104,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 
 	DC_ASSERT_NOT_RCU();
 	/* our reference on @inode lasts to the end; a dentry gets its own */
-	err = i_get_or_create(dc, attr, link, since, &inode);
+	err = i_get_or_create(dc, attr, link, I_WRITE_THROUGH, &inode);
 	if (err)
 		return err;
 	for (tries = 0; tries < 4; tries++) {
@@ -133,11 +118,6 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 				break;
 			}
 			if (!cur) {
-				/* backend data may be older than the negative
-				 * entry: not valid until checked (below) */
-				if (since != I_WRITE_THROUGH)
-					__atomic_store_n(&d->d_valid_until, 0,
-							 __ATOMIC_SEQ_CST);
 				lockref_get(&inode->i_ref);
 				if (d_set_inode_if_negative(d, inode))
 					break;
@@ -172,7 +152,7 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		if (!err) {
 			lockref_get(&inode->i_ref);
 			d_set_inode(d, inode);
-			set_valid(d, entry_ttl_since(dc, since));
+			set_valid(d, load_relaxed(dc->entry_ttl));
 			d_wake_waiters(d);
 			break;
 		}
@@ -186,8 +166,8 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 		err = -EAGAIN;
 		goto out;
 	}
-	set_valid(d, entry_ttl_since(dc, since));
-	i_set_attr(inode, attr, since);
+	set_valid(d, load_relaxed(dc->entry_ttl));
+	i_set_attr(inode, attr, I_WRITE_THROUGH);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
 	if (res && (flags & DC_WANT_DENTRY)) {
@@ -246,8 +226,8 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		dc_inode_put(dir);
 		if (!pd)
 			return err ? err : -ESTALE;
-		err = dc_instantiate_in(dc, pd, name, len, attr, link,
-					I_WRITE_THROUGH, flags, res);
+		err = instantiate_in(dc, pd, name, len, attr, link, flags,
+				     res);
 		inval_parent(pd);
 		stale = !err && parent_went_stale(pd);
 		dentry_put(pd);

@@ -2,7 +2,7 @@
 /*
  * cache/walk.c - path walk: RCU mode, legitimize, ref mode, in-lookup
  * placeholders, revalidation; and the node-id entry points built on it
- * (lookup, getattr, readlink, forget, readdir).
+ * (lookup, getattr, readlink, forget).
  *
  * RCU mode (walk_rcu) holds one read section for the whole walk and takes
  * no reference: for each component it finds the child in the hash, samples
@@ -822,46 +822,4 @@ int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
 	take = i_kref_put(inode, nlookup);
 	dc_inode_put(inode); /* our temporary reference */
 	return take < nlookup ? -EINVAL : 0;
-}
-
-struct rd_ctx {
-	struct dcache *dc;
-	uint64_t since;
-	struct dentry *dir;
-	dc_filldir_t fill;
-	void *ctx;
-};
-
-static int rd_fill(void *arg, const char *name, size_t len,
-		   const struct dc_attr *attr)
-{
-	struct rd_ctx *rc = arg;
-
-	/* readdirplus data primes the cache; a failure here is harmless */
-	if (attr && len <= DC_NAME_MAX && !is_dot(name, len) &&
-	    !is_dotdot(name, len))
-		dc_instantiate_in(rc->dc, rc->dir, name, len, attr, NULL,
-				  rc->since, 0, NULL);
-	return rc->fill(rc->ctx, name, len, attr);
-}
-
-off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
-		     dc_filldir_t fill, void *ctx)
-{
-	struct rd_ctx rc = {dc, i_epoch(dc), NULL, fill, ctx};
-	int err;
-	off_t r;
-
-	DC_ASSERT_NOT_RCU();
-	if (!dc->ops.readdir)
-		return -ENOSYS;
-	rc.dir = dc_parent_of_id(dc, nodeid, &err);
-	if (!rc.dir)
-		return err;
-	dc_count(C_BACKEND + DC_BE_READDIR);
-	r = dc->ops.readdir(dc->backend, rc.dir, pos, rd_fill, &rc);
-	if (r < 0)
-		dc_count(C_BACKEND_ERR);
-	dentry_put(rc.dir);
-	return r;
 }
