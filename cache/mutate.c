@@ -7,37 +7,8 @@
  */
 #include "dcache_i.h"
 
-static void set_valid(struct dentry *d, uint64_t ttl)
-{
-	__atomic_store_n(&d->d_valid_until, dc_expiry(ttl), __ATOMIC_RELEASE);
-}
-
 /*
- * Every write-through advances the attribute epoch, even when the object
- * is not cached: a slow lookup that asked the backend before this change
- * and creates the inode afterwards must not trust what it read.
- */
-static void bump_epoch(struct dcache *dc)
-{
-	__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
-}
-
-/*
- * Was @pd unhashed while we worked under it?  Then a lookup may have made
- * a new dentry for the same directory, with its own cached children that
- * our change did not reach: the caller redoes the change there.
- * Unhashing is one-way, so a still hashed @pd was the directory's dentry
- * all along.
- */
-static bool parent_went_stale(struct dentry *pd)
-{
-	uint32_t f = __atomic_load_n(&pd->d_flags, __ATOMIC_SEQ_CST);
-
-	return (f & D_UNHASHED) && !(f & D_ROOT);
-}
-
-/*
- * The referenced dentry of directory @parent, as dc_parent_of_id.  When the
+ * The referenced dentry of directory @parent, as dc_dir_dentry.  When the
  * directory is alive (the kernel may hold its node id) but has no dentry
  * left (invalidated, then dropped), nothing can be cached under it: then
  * NULL with *err = 0, and *dir the referenced inode (NULL otherwise).  A
@@ -47,7 +18,7 @@ static bool parent_went_stale(struct dentry *pd)
 static struct dentry *parent_dentry(struct dcache *dc, uint64_t parent,
 				    struct dc_inode **dir, int *err)
 {
-	struct dentry *pd = dc_parent_of_id(dc, parent, err);
+	struct dentry *pd = dc_dir_dentry(dc, parent, err);
 
 	*dir = NULL;
 	if (pd || *err != -ESTALE)
@@ -56,17 +27,6 @@ static struct dentry *parent_dentry(struct dcache *dc, uint64_t parent,
 	if (*dir)
 		*err = 0;
 	return NULL;
-}
-
-/* Invalidate the attributes of directory @parent (its mtime changed). */
-static void inval_parent(struct dentry *parent)
-{
-	struct dc_inode *dir = dentry_inode(parent);
-
-	if (dir) {
-		i_inval(dir, DC_INVAL_ATTR);
-		dc_inode_put(dir);
-	}
 }
 
 /*
@@ -98,8 +58,8 @@ static int instantiate_in(struct dcache *dc, struct dentry *parent,
 			  unsigned flags, struct dc_result *res)
 {
 	uint32_t hash = dc_name_hash(name, len);
-	struct dentry *d, *other;
 	struct dc_inode *inode, *cur;
+	struct dentry *d;
 	int err, tries;
 
 	DC_ASSERT_NOT_RCU();
@@ -130,43 +90,25 @@ static int instantiate_in(struct dcache *dc, struct dentry *parent,
 			dentry_put(d);
 			continue;
 		}
-		d = d_alloc(dc, parent, name, len);
-		if (!d) {
-			err = -ENOMEM;
-			goto out;
-		}
 		/* publish as an in-lookup placeholder first (readers skip or
-		 * wait for it), then give it the inode: as a lookup does */
-		d->d_flags |= D_IN_LOOKUP;
-		lockref_lock(&parent->d_ref);
-		err = d_hash_add_locked(parent, d, &other);
+		 * wait for it), then give it the inode: as a lookup does; an
+		 * unhashed parent: the result stands, but stays private */
+		err = d_alloc_inlookup(dc, parent, name, len, &d);
 		if (err == -EEXIST)
-			lockref_get_pinned(&other->d_ref);
-		lockref_unlock(&parent->d_ref);
-		if (err == -ESTALE) {
-			/* the parent was invalidated: the result stands, but
-			 * stays private (unhashed, killed at its put) */
-			d->d_flags &= ~D_IN_LOOKUP;
-			err = 0;
-		}
-		if (!err) {
-			lockref_get(&inode->i_ref);
-			d_set_inode(d, inode);
-			set_valid(d, load_relaxed(dc->entry_ttl));
-			d_wake_waiters(d);
-			break;
-		}
-		/* lost a race: nobody has seen it */
-		dentry_put(parent); /* the reference d_alloc took */
-		d_free_unused(d);
-		if (err == -EEXIST)
-			dentry_put(other);
+			continue; /* lost a race: look again */
+		if (err < 0)
+			goto out;
+		lockref_get(&inode->i_ref);
+		d_set_inode(d, inode);
+		d_set_valid(d, load_relaxed(dc->entry_ttl));
+		d_wake_waiters(d);
+		break;
 	}
 	if (tries == 4) {
 		err = -EAGAIN;
 		goto out;
 	}
-	set_valid(d, load_relaxed(dc->entry_ttl));
+	d_set_valid(d, load_relaxed(dc->entry_ttl));
 	i_set_attr(inode, attr, I_WRITE_THROUGH);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
@@ -216,7 +158,7 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		return err;
 	if ((flags & (DC_WANT_KREF | DC_WANT_DENTRY)) && !res)
 		return -EINVAL;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
 		pd = parent_dentry(dc, parent, &dir, &err);
 		if (!pd && dir && !(flags & DC_WANT_DENTRY))
@@ -226,10 +168,9 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		dc_inode_put(dir);
 		if (!pd)
 			return err ? err : -ESTALE;
-		err = instantiate_in(dc, pd, name, len, attr, link, flags,
-				     res);
-		inval_parent(pd);
-		stale = !err && parent_went_stale(pd);
+		err = instantiate_in(dc, pd, name, len, attr, link, flags, res);
+		d_inval_attr(pd);
+		stale = !err && d_unhashed(pd);
 		dentry_put(pd);
 		if (!stale)
 			return err;
@@ -249,16 +190,16 @@ static int remove_in(struct dcache *dc, struct dentry *pd, const char *name,
 	struct dc_inode *old;
 	struct dentry *d;
 
-	inval_parent(pd);
+	d_inval_attr(pd);
 	d = d_lookup_ref(dc, pd, name, (uint32_t)len, dc_name_hash(name, len));
 	if (!d)
 		return -ENOENT;
 	if (load_relaxed(d->d_flags) & D_IN_LOOKUP)
 		d_wait_lookup(d);
 	/* a removed directory's cached (negative) children go with it */
-	d_prune(d, false, DC_SRC_LOCAL);
+	d_prune_children(d, DC_SRC_LOCAL);
 	d_make_negative(d, &old);
-	set_valid(d, load_relaxed(dc->neg_ttl));
+	d_set_valid(d, load_relaxed(dc->neg_ttl));
 	if (old) {
 		/* nlink and ctime changed; the kernel may still hold it */
 		i_inval(old, DC_INVAL_ATTR);
@@ -280,7 +221,7 @@ int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 	err = dc_check_name(name, &len);
 	if (err)
 		return err;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
 		pd = parent_dentry(dc, parent, &dir, &err);
 		if (!pd && dir) {
@@ -293,7 +234,7 @@ int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 			return tries ? r : err;
 		if (!remove_in(dc, pd, name, len))
 			r = 0;
-		stale = parent_went_stale(pd);
+		stale = d_unhashed(pd);
 		dentry_put(pd);
 		if (!stale)
 			return r;
@@ -306,12 +247,11 @@ int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 {
 	struct dc_inode *inode;
 
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
-	if (inode->i_dev != attr->dev || inode->i_ino != attr->ino ||
-	    inode->i_type != (attr->mode & S_IFMT)) {
+	if (!i_same_object(inode, attr)) {
 		dc_inode_put(inode);
 		return -EINVAL;
 	}
@@ -326,7 +266,7 @@ int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 	struct dc_inode *inode;
 	int err;
 
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
@@ -351,7 +291,7 @@ int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 	err = dc_check_name(name, &len);
 	if (err)
 		return err;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
 		pd = parent_dentry(dc, parent, &dir, &err);
 		dc_inode_put(dir);
@@ -368,7 +308,7 @@ int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 			dentry_put(d);
 			r = 0;
 		}
-		stale = parent_went_stale(pd);
+		stale = d_unhashed(pd);
 		dentry_put(pd);
 		if (!stale)
 			break;
@@ -384,7 +324,7 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 	if ((unsigned)src >= DC_SRC_NR ||
 	    (what & ~(unsigned)(DC_INVAL_ATTR | DC_INVAL_LINK)))
 		return -EINVAL;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
@@ -458,7 +398,7 @@ static void inval_one(void *ctx, uint64_t nodeid, uint64_t nlookup)
  * inodes the kernel still holds are reached by node id. */
 static void inval_all_inodes(struct dcache *dc)
 {
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	dcache_for_each_inode(dc, inval_one, dc);
 }
 
@@ -472,7 +412,7 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 		src = DC_SRC_USER;
 	/* first the epoch: backend answers begun before now must not make
 	 * attributes valid again; then every name, then every inode */
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	rcu_read_lock();
 	cds_lfht_first(dc->dentries, &it);
 	while ((node = cds_lfht_iter_get_node(&it))) {
@@ -494,6 +434,6 @@ void dcache_inval_all(struct dcache *dc, enum dc_inval_src src)
 {
 	if ((unsigned)src >= DC_SRC_NR)
 		src = DC_SRC_USER;
-	d_prune(dc->root, false, src);
+	d_prune_children(dc->root, src);
 	inval_all_inodes(dc);
 }

@@ -201,13 +201,6 @@ static void drop_names_put(struct dcache *dc, struct side *a, struct side *b)
 	dentry_put(b->parent);
 }
 
-static bool parent_unhashed(struct dentry *p)
-{
-	uint32_t f = __atomic_load_n(&p->d_flags, __ATOMIC_SEQ_CST);
-
-	return (f & D_UNHASHED) && !(f & D_ROOT);
-}
-
 /* Invalidate both names under the directories' current dentries. */
 static void drop_current(struct dcache *dc, uint64_t op, struct side *src,
 			 uint64_t np, struct side *dst)
@@ -215,8 +208,8 @@ static void drop_current(struct dcache *dc, uint64_t op, struct side *src,
 	struct side s = *src, t = *dst;
 	int err;
 
-	s.parent = dc_parent_of_id(dc, op, &err);
-	t.parent = dc_parent_of_id(dc, np, &err);
+	s.parent = dc_dir_dentry(dc, op, &err);
+	t.parent = dc_dir_dentry(dc, np, &err);
 	drop_names_put(dc, &s, &t);
 }
 
@@ -246,18 +239,13 @@ static bool keys_stable(struct dcache *dc, struct side *s)
 	return now == s->d;
 }
 
-static bool parent_live(struct dentry *p)
-{
-	return (load_relaxed(p->d_flags) & (D_UNHASHED | D_ROOT)) != D_UNHASHED;
-}
-
 /* Found, hashed, still under the parent we resolved, which is hashed too
  * (a dentry must not be moved under an unhashed parent: dentry.c). */
 static bool usable(struct side *s)
 {
 	return s->d &&
 	       !(load_relaxed(s->d->d_flags) & (D_IN_LOOKUP | D_UNHASHED)) &&
-	       rcu_load(s->d->d_parent) == s->parent && parent_live(s->parent);
+	       rcu_load(s->d->d_parent) == s->parent && !d_unhashed(s->parent);
 }
 
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
@@ -269,7 +257,7 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	bool sdir, tdir, spos, tpos;
 	int err, err2 = 0;
 
-	__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
+	dc_bump_epoch(dc);
 	DC_ASSERT_NOT_RCU();
 	if (flags & ~(unsigned)(DC_RENAME_NOREPLACE | DC_RENAME_EXCHANGE) ||
 	    (exchange && (flags & DC_RENAME_NOREPLACE)))
@@ -283,8 +271,8 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	dst.name = newname;
 	src.hash = dc_name_hash(oldname, src.len);
 	dst.hash = dc_name_hash(newname, dst.len);
-	src.parent = dc_parent_of_id(dc, oldparent, &err);
-	dst.parent = dc_parent_of_id(dc, newparent, &err2);
+	src.parent = dc_dir_dentry(dc, oldparent, &err);
+	dst.parent = dc_dir_dentry(dc, newparent, &err2);
 	if (!src.parent || !dst.parent) {
 		/* a parent is no longer reachable (invalidated): the backend
 		 * changed both names, so drop whatever the cache still has */
@@ -338,7 +326,7 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		lockref_lock(&src.d->d_ref);
 	if (!usable(&src) || (dst.d && !usable(&dst)) ||
 	    !keys_stable(dc, &src) || !keys_stable(dc, &dst) ||
-	    !parent_live(dst.parent)) {
+	    d_unhashed(dst.parent)) {
 		/* invalidated, or a name (re)appeared, while we were not
 		 * holding the locks: give up on moving, drop both names */
 		if (dst.d)
@@ -390,18 +378,13 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 			dentry_put(src.parent); /* the moved child's old ref */
 		if (dst.d)
 			/* a replaced directory's cached children go too */
-			d_prune(dst.d, false, DC_SRC_LOCAL);
+			d_prune_children(dst.d, DC_SRC_LOCAL);
 	}
 	/* ctime of the moved objects and mtime of the parents changed; a
 	 * replaced target lost a link (the kernel may still hold it) */
-	si = dentry_inode(src.d);
-	ti = dst.d ? dentry_inode(dst.d) : NULL;
-	if (si)
-		i_inval(si, DC_INVAL_ATTR);
-	if (ti)
-		i_inval(ti, DC_INVAL_ATTR);
-	dc_inode_put(si);
-	dc_inode_put(ti);
+	d_inval_attr(src.d);
+	if (dst.d)
+		d_inval_attr(dst.d);
 	goto out_put;
 
 out_unlock:
@@ -409,21 +392,13 @@ out_unlock:
 out_put:
 	/* a parent unhashed meanwhile: a new dentry of that directory may
 	 * cache the names as they were; drop them there (mutate.c) */
-	if (!err &&
-	    (parent_unhashed(src.parent) || parent_unhashed(dst.parent)))
+	if (!err && (d_unhashed(src.parent) || d_unhashed(dst.parent)))
 		drop_current(dc, oldparent, &src, newparent, &dst);
 	side_release(dc, &src);
 	side_release(dc, &dst);
 	if (!err) {
-		struct dc_inode *p1 = dentry_inode(src.parent);
-		struct dc_inode *p2 = dentry_inode(dst.parent);
-
-		if (p1)
-			i_inval(p1, DC_INVAL_ATTR);
-		if (p2)
-			i_inval(p2, DC_INVAL_ATTR);
-		dc_inode_put(p1);
-		dc_inode_put(p2);
+		d_inval_attr(src.parent);
+		d_inval_attr(dst.parent);
 	}
 	dentry_put(src.d);
 	dentry_put(dst.d);
