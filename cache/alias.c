@@ -209,7 +209,7 @@ struct dc_inode *dentry_inode(struct dentry *d)
 
 struct dentry *dc_dir_dentry(struct dcache *dc, uint64_t nodeid, int *err)
 {
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(dc, nodeid);
 	struct dentry *d;
 
 	if (!inode) {

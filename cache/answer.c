@@ -148,7 +148,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		rcu_read_unlock();
 	} else {
 		/* ref mode, for benchmarks and tests of the slow path */
-		inode = dcache_inode_get(dc, nodeid);
+		inode = dc_inode_get(dc, nodeid);
 		if (!inode)
 			return -ESTALE;
 		if (i_copy_attr(inode, attr, &now)) {
@@ -160,7 +160,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	if (flags & DC_CACHED)
 		return -EAGAIN;
 	dc_count(C_SLOW + op);
-	inode = dcache_inode_get(dc, nodeid);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	/*
@@ -218,7 +218,7 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	if (flags & DC_CACHED)
 		return -EAGAIN;
 	dc_count(C_SLOW + DC_OP_READLINK);
-	inode = dcache_inode_get(dc, nodeid);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	d = dc_inode_alias(inode);

@@ -404,8 +404,7 @@ size_t dcache_shrink(struct dcache *dc, size_t nr);
  * is cached.  Takes the inode table lock: for cold paths (the change
  * watcher), not for request handlers.  Must not be called inside RCU.
  */
-struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
-				   uint64_t ino);
+struct dc_inode *dc_inode_find(struct dcache *dc, uint64_t dev, uint64_t ino);
 /*
  * "This inode has no extended attributes", the answer to most getxattr
  * calls of ls -l.  dcache_epoch() before asking the backend; then
@@ -422,7 +421,7 @@ int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since);
 bool dcache_noxattr(struct dcache *dc, uint64_t nodeid);
 
 /* A referenced inode for @nodeid, or NULL (unknown id). */
-struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid);
+struct dc_inode *dc_inode_get(struct dcache *dc, uint64_t nodeid);
 /* Release an inode reference.  Accepts NULL.  Must not be called in RCU. */
 void dc_inode_put(struct dc_inode *inode);
 /* RCU-safe accessors of immutable fields (caller holds a reference). */

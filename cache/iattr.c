@@ -278,7 +278,7 @@ uint64_t dcache_epoch(struct dcache *dc)
 
 int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since)
 {
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(dc, nodeid);
 	uint64_t now = 0;
 	int r = 0;
 

@@ -394,7 +394,7 @@ void i_free_all(struct dcache *dc)
 
 /* ---- public accessors ---- */
 
-struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid)
+struct dc_inode *dc_inode_get(struct dcache *dc, uint64_t nodeid)
 {
 	struct dc_inode *inode;
 	int r = 0;
@@ -420,8 +420,7 @@ struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid)
 	return inode;
 }
 
-struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
-				   uint64_t ino)
+struct dc_inode *dc_inode_find(struct dcache *dc, uint64_t dev, uint64_t ino)
 {
 	struct ikey key = {dev, ino};
 	struct cds_lfht_iter it;
@@ -482,7 +481,7 @@ void *dc_inode_set_private(struct dc_inode *inode, void *private)
 
 int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n)
 {
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(dc, nodeid);
 
 	if (!inode)
 		return -ESTALE;
@@ -495,7 +494,7 @@ int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n)
 
 int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
 {
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(dc, nodeid);
 	uint64_t take;
 
 	if (!inode)

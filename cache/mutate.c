@@ -23,7 +23,7 @@ static struct dentry *parent_dentry(struct dcache *dc, uint64_t parent,
 	*dir = NULL;
 	if (pd || *err != -ESTALE)
 		return pd;
-	*dir = dcache_inode_get(dc, parent);
+	*dir = dc_inode_get(dc, parent);
 	if (*dir)
 		*err = 0;
 	return NULL;
@@ -248,7 +248,7 @@ int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 	struct dc_inode *inode;
 
 	dc_bump_epoch(dc);
-	inode = dcache_inode_get(dc, nodeid);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	if (!i_same_object(inode, attr)) {
@@ -267,7 +267,7 @@ int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 	int err;
 
 	dc_bump_epoch(dc);
-	inode = dcache_inode_get(dc, nodeid);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	err = inode->i_type == S_IFLNK
@@ -325,7 +325,7 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 	    (what & ~(unsigned)(DC_INVAL_ATTR | DC_INVAL_LINK)))
 		return -EINVAL;
 	dc_bump_epoch(dc);
-	inode = dcache_inode_get(dc, nodeid);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	i_inval(inode, what);
@@ -374,7 +374,7 @@ void dcache_for_each_inode(struct dcache *dc,
 		pthread_mutex_unlock(&dc->itable_lock);
 	}
 	for (i = 0; i < n; i++) {
-		inode = dcache_inode_get(dc, ids ? ids[i] : i + 1);
+		inode = dc_inode_get(dc, ids ? ids[i] : i + 1);
 		if (inode) {
 			fn(ctx, inode->i_nodeid, dc_inode_nlookup(inode));
 			dc_inode_put(inode);
@@ -385,7 +385,7 @@ void dcache_for_each_inode(struct dcache *dc,
 
 static void inval_one(void *ctx, uint64_t nodeid, uint64_t nlookup)
 {
-	struct dc_inode *inode = dcache_inode_get(ctx, nodeid);
+	struct dc_inode *inode = dc_inode_get(ctx, nodeid);
 
 	(void)nlookup;
 	if (inode) {

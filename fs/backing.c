@@ -279,7 +279,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 		*fd = rfs.root_fd;
 		return 0;
 	}
-	inode = dcache_inode_get(rfs.dc, nodeid);
+	inode = dc_inode_get(rfs.dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	if (dc_inode_type(inode) != S_IFDIR) {
@@ -344,7 +344,7 @@ void backing_watch_new(uint64_t nodeid, mode_t mode, struct dc_attr *attr)
 
 	if (!S_ISDIR(mode) || nodeid == DC_ROOT_ID || !watch_inotify())
 		return;
-	inode = dcache_inode_get(rfs.dc, nodeid);
+	inode = dc_inode_get(rfs.dc, nodeid);
 	if (!inode)
 		return;
 	e = dc_inode_private(inode);
@@ -389,7 +389,7 @@ void backing_pin_dir(uint64_t nodeid)
 
 int backing_dir_dup(uint64_t nodeid)
 {
-	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(rfs.dc, nodeid);
 	struct fdent *e;
 	int fd = -ESTALE;
 
@@ -477,7 +477,7 @@ int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 		name[0] = '\0';
 		return 0;
 	}
-	inode = dcache_inode_get(rfs.dc, nodeid);
+	inode = dc_inode_get(rfs.dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	d = dc_inode_alias(inode);
@@ -491,7 +491,7 @@ int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 
 static int key_of(uint64_t nodeid, uint64_t *dev, uint64_t *ino)
 {
-	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(rfs.dc, nodeid);
 
 	if (!inode)
 		return -ESTALE;

@@ -26,7 +26,7 @@
  * invalidated once), with one warning.
  *
  * Translating an event.  A directory handle is turned into the backing key
- * (st_dev, st_ino) and that into a cached inode (dcache_inode_find).  For
+ * (st_dev, st_ino) and that into a cached inode (dc_inode_find).  For
  * speed the key is read from the handle itself when the filesystem's
  * handle layout was learned at start-up (the inode number at a fixed
  * offset, checked on several objects of known inode number); otherwise
@@ -403,7 +403,7 @@ static void dirent_changed(uint64_t dir, const char *name, bool removed)
  */
 static uint64_t nodeid_of_key(uint64_t dev, uint64_t ino, bool dir)
 {
-	struct dc_inode *inode = dcache_inode_find(rfs.dc, dev, ino);
+	struct dc_inode *inode = dc_inode_find(rfs.dc, dev, ino);
 	uint64_t id = 0;
 
 	if (inode) {
