@@ -139,7 +139,7 @@ static inline struct dentry *dc_node_dentry(struct cds_lfht_node *node)
  * their own; keep it from growing unnoticed. */
 _Static_assert(sizeof(struct dentry) == 3 * DC_CACHELINE, "dentry size");
 
-/* ---- dentry.c ---- */
+/* ---- names and hashing (any context) ---- */
 /* Is @n, a name of @d's, a separate allocation (not @d's inline block)?
  * Any context. */
 static inline bool d_name_is_ext(const struct dentry *d,
