@@ -131,6 +131,30 @@ static void unlock_two(struct dentry *a, struct dentry *b)
 }
 
 /*
+ * rename_lock held: lock both parents, then both dentries (@t->d may be
+ * NULL; @s->d is not), each pair ancestor first, else by address.
+ */
+static void lock_sides(struct side *s, struct side *t)
+{
+	lock_two(s->parent, t->parent);
+	if (t->d)
+		lock_two(s->d, t->d);
+	else
+		lockref_lock(&s->d->d_ref);
+}
+
+/* Undo lock_sides, then let go of rename_lock. */
+static void unlock_sides(struct dcache *dc, struct side *s, struct side *t)
+{
+	if (t->d)
+		unlock_two(s->d, t->d);
+	else
+		lockref_unlock(&s->d->d_ref);
+	unlock_two(s->parent, t->parent);
+	pthread_mutex_unlock(&dc->rename_lock);
+}
+
+/*
  * Move @s->d to (@to->parent, @to->name).  Caller holds both parents'
  * d_locks and @s->d's, inside @s->d's d_seq write section, and @to's
  * key is free in the table.
@@ -319,22 +343,13 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	if (err)
 		goto out_unlock;
 
-	lock_two(src.parent, dst.parent);
-	if (dst.d)
-		lock_two(src.d, dst.d);
-	else
-		lockref_lock(&src.d->d_ref);
+	lock_sides(&src, &dst);
 	if (!usable(&src) || (dst.d && !usable(&dst)) ||
 	    !keys_stable(dc, &src) || !keys_stable(dc, &dst) ||
 	    d_unhashed(dst.parent)) {
 		/* invalidated, or a name (re)appeared, while we were not
 		 * holding the locks: give up on moving, drop both names */
-		if (dst.d)
-			unlock_two(src.d, dst.d);
-		else
-			lockref_unlock(&src.d->d_ref);
-		unlock_two(src.parent, dst.parent);
-		pthread_mutex_unlock(&dc->rename_lock);
+		unlock_sides(dc, &src, &dst);
 		drop_both(&src, &dst);
 		drop_name(dc, &src);
 		drop_name(dc, &dst);
@@ -360,12 +375,7 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	}
 	seq_write_end(&src.d->d_seq);
 	seq_write_end(&dc->rename_seq);
-	if (dst.d)
-		unlock_two(src.d, dst.d);
-	else
-		lockref_unlock(&src.d->d_ref);
-	unlock_two(src.parent, dst.parent);
-	pthread_mutex_unlock(&dc->rename_lock);
+	unlock_sides(dc, &src, &dst);
 
 	/* readers may still hold the old names and nodes */
 	dc_call_rcu(dc, &src.garbage->rcu, garbage_free_rcu);
