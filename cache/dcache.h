@@ -554,32 +554,6 @@ void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
  */
 size_t dcache_shrink(struct dcache *dc, size_t nr);
 
-/* ---- "no extended attributes" ----------------------------------------------- */
-/*
- * "This inode has no extended attributes", the answer to most getxattr
- * calls of ls -l.  dcache_epoch() before asking the backend; then
- * dcache_set_noxattr(nodeid, that epoch) records the answer unless the
- * inode was changed or invalidated meanwhile (returns 1 if recorded, 0
- * if not, -ESTALE).  dcache_noxattr() is true while the cached attributes
- * are valid and still carry the ctime the answer was seen with: any
- * attribute invalidation, or a refresh showing a new ctime (an xattr
- * change sets ctime), ends it.
- */
-
-/* The attribute epoch now: a sequentially consistent load.  Any thread,
- * any context (an RCU read section too); never blocks. */
-uint64_t dcache_epoch(struct dcache *dc);
-
-/* Record "no xattrs" for @nodeid, as of epoch @since (above).  Registered
- * thread, outside RCU, no dcache lock; sleeps briefly on the inode's lock;
- * never calls the backend; no grace period. */
-int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since);
-
-/* Whether "no xattrs" holds for @nodeid now (false for unknown ids).
- * Registered thread, any context (inside an RCU read section too: it
- * opens its own, which nests); no lock, no store, never blocks. */
-bool dcache_noxattr(struct dcache *dc, uint64_t nodeid);
-
 /* ---- statistics ---------------------------------------------------------------- */
 
 enum dc_op {
