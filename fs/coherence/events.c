@@ -91,7 +91,7 @@ void ev_dirent_changed(uint64_t dir, const char *name, bool removed)
  */
 uint64_t ev_nodeid_of_key(uint64_t dev, uint64_t ino, bool dir)
 {
-	struct dc_inode *inode = dcache_inode_find(rfs.dc, dev, ino);
+	struct dc_inode *inode = dc_inode_find(rfs.dc, dev, ino);
 	uint64_t id = 0;
 
 	if (inode) {

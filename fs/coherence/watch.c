@@ -26,7 +26,7 @@
  * invalidated once), with one warning.
  *
  * Translating an event.  A directory handle is turned into the backing key
- * (st_dev, st_ino) and that into a cached inode (dcache_inode_find).  For
+ * (st_dev, st_ino) and that into a cached inode (dc_inode_find).  For
  * speed the key is read from the handle itself when the filesystem's
  * handle layout was learned at start-up (the inode number at a fixed
  * offset, checked on several objects of known inode number); otherwise

@@ -96,77 +96,9 @@ static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
 	return n;
 }
 
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
-static off_t be_readdir(void *backend, struct dentry *dir, off_t pos,
-			dc_filldir_t fill, void *ctx)
-{
-	struct dc_inode *di = dentry_inode(dir);
-	char *buf;
-	struct fdent *ref;
-	long n, i;
-	int fd, dfd, err, stop = 0;
-
-	(void)backend;
-	if (!di)
-		return -ENOENT;
-	err = backing_get_dir(dc_inode_nodeid(di), &fd, &ref);
-	dc_inode_put(di);
-	if (err)
-		return err;
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	err = dfd < 0 ? -errno : 0;
-	backing_put_dir(ref);
-	if (err)
-		return err;
-	buf = malloc(32768);
-	if (!buf) {
-		close(dfd);
-		return -ENOMEM;
-	}
-	if (lseek(dfd, pos, SEEK_SET) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (!stop && (n = syscall(SYS_getdents64, dfd, buf, 32768)) > 0) {
-		for (i = 0; i < n && !stop;) {
-			struct linux_dirent64 *de = (void *)(buf + i);
-			size_t len = strlen(de->d_name);
-
-			i += de->d_reclen;
-			if ((len == 1 && de->d_name[0] == '.') ||
-			    (len == 2 && !strcmp(de->d_name, ".."))) {
-				pos = de->d_off;
-				continue;
-			}
-			err = fill(ctx, de->d_name, len, NULL);
-			if (err) {
-				stop = 1;
-				if (err > 0)
-					err = 0;
-				break;
-			}
-			pos = de->d_off;
-		}
-	}
-	if (!stop && n < 0)
-		err = -errno;
-out:
-	free(buf);
-	close(dfd);
-	return err ? err : pos;
-}
-
 const struct dc_backend_ops rfs_backing_ops = {
 	.lookup = be_lookup,
 	.getattr = be_getattr,
 	.readlink = be_readlink,
-	.readdir = be_readdir,
 	.release = backing_release,
 };

@@ -296,7 +296,7 @@ int backing_get_dir(uint64_t nodeid, int *fd, struct fdent **ref)
 		*fd = rfs.root_fd;
 		return 0;
 	}
-	inode = dcache_inode_get(rfs.dc, nodeid);
+	inode = dc_inode_get(rfs.dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	if (dc_inode_type(inode) != S_IFDIR) {
@@ -358,7 +358,7 @@ bool backing_dir_hook_now(uint64_t nodeid)
 	bool added = false;
 	int fd;
 
-	inode = dcache_inode_get(rfs.dc, nodeid);
+	inode = dc_inode_get(rfs.dc, nodeid);
 	if (!inode)
 		return false;
 	e = dc_inode_private(inode);
@@ -398,7 +398,7 @@ void backing_pin_dir(uint64_t nodeid)
 
 int backing_dir_dup(uint64_t nodeid)
 {
-	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(rfs.dc, nodeid);
 	struct fdent *e;
 	int fd = -ESTALE;
 
@@ -487,7 +487,7 @@ int backing_locate(uint64_t nodeid, int *dirfd, char *name, struct fdent **ref)
 		name[0] = '\0';
 		return 0;
 	}
-	inode = dcache_inode_get(rfs.dc, nodeid);
+	inode = dc_inode_get(rfs.dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	d = dc_inode_alias(inode);

@@ -14,7 +14,7 @@
 
 static int key_of(uint64_t nodeid, uint64_t *dev, uint64_t *ino)
 {
-	struct dc_inode *inode = dcache_inode_get(rfs.dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(rfs.dc, nodeid);
 
 	if (!inode)
 		return -ESTALE;

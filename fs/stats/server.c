@@ -165,7 +165,7 @@ static void emit_dcache(struct rfs_emit *e)
 	static const char *const op[DC_OP_NR] = {"lookup", "getattr", "access",
 						 "readlink", "walk"};
 	static const char *const be[DC_BE_NR] = {"lookup", "getattr",
-						 "readlink", "readdir"};
+						 "readlink"};
 	static const char *const src[DC_SRC_NR] = {"local", "watch", "expired",
 						   "user"};
 	struct dcache_stats st;
