@@ -7,6 +7,7 @@
  */
 #include "coherence/coherence.h"
 #include "ops/ops.h"
+#include "ops/plusfill.h"
 #include "options.h"
 #include "rfs.h"
 #include "source/source.h"
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 	/* the layers' lines of rcufs stats, in output order */
 	rfs_stats_add("daemon", backing_emit);
 	rfs_stats_add("coherence", rfs_watch_emit);
+	rfs_stats_add("operations", plusfill_emit);
 	/* failing to serve statistics does not stop the mount */
 	stats = rfs_stats_start() == 0;
 	if (rfs.o.singlethread) {

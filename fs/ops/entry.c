@@ -12,6 +12,7 @@
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
 #include "source/source.h"
+#include "ops/plusfill.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,8 +90,11 @@ void rfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_rwlock_unlock(&rfs_exchange_lock);
 	if (err == -ENOENT)
 		rfs_req_mark(RFS_REQ_NEG);
-	if (!err)
+	if (!err) {
 		watch_new_node(res.nodeid, res.attr.mode, &res.attr);
+		if (slow && !S_ISDIR(res.attr.mode))
+			plusfill_lookup(parent); /* a listed name was used */
+	}
 	if (!err || (err == -ENOENT && rfs_tmo(&rfs.o.negative_timeout) > 0)) {
 		/* -ENOENT with a timeout: inode 0, cacheable by the kernel */
 		rfs_reply_entry(req, &res);

@@ -13,11 +13,13 @@
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
 #include "source/source.h"
+#include "ops/plusfill.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,12 +210,59 @@ static bool is_dot_or_dotdot(const char *name)
 }
 
 /*
+ * listxattrat(2) (Linux 6.13): the xattr names of @name in @dirfd without
+ * an fd of its own; numbers from 424 on are the same on every
+ * architecture but alpha.
+ */
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+static _Atomic bool no_listxattrat; /* ENOSYS seen: never again; relaxed */
+
+/*
+ * For a filling READDIRPLUS while ls -l-like GETXATTRs come (plusfill.h):
+ * record "no extended attributes" for the entry just filled into @res,
+ * when SOURCE has none for it.  The object is reached by name, so it is
+ * checked to be the one filled, unchanged (inode number and ctime, which
+ * every xattr change sets), after the question; @since is the dcache
+ * epoch taken after the fill, so an invalidation meanwhile cancels it.
+ * Any failure just leaves the GETXATTR to ask.
+ */
+static void prefetch_noxattr(int dirfd, const char *name,
+			     const struct dc_result *res)
+{
+	uint64_t since;
+	struct stat st;
+	long n;
+
+	if (atomic_load_explicit(&no_listxattrat, memory_order_relaxed) ||
+	    dcache_noxattr(rfs.dc, res->nodeid))
+		return;
+	since = dcache_epoch(rfs.dc);
+	n = syscall(SYS_listxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, NULL,
+		    (size_t)0);
+	if (n < 0 && errno == ENOSYS)
+		atomic_store_explicit(&no_listxattrat, true,
+				      memory_order_relaxed);
+	if (n != 0 || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	if ((uint64_t)st.st_ino == res->attr.ino &&
+	    st.st_ctim.tv_sec == res->attr.ctime_sec &&
+	    st.st_ctim.tv_nsec == res->attr.ctime_nsec)
+		dcache_set_noxattr(rfs.dc, res->nodeid, since);
+}
+
+/*
  * Look up @name in @ino for READDIRPLUS with a kernel reference.  1 when
  * it vanished (skip it), 0 with @e filled (e->ino 0 when the cache could
- * not answer: the entry is listed without a node).
+ * not answer: the entry is listed without a node).  An entry the dcache
+ * does not hold is fetched from SOURCE only when @fetch says so or it is
+ * a directory or of unknown type (fs/plusfill.h); otherwise it is listed
+ * without a node and *@skipped counts it.
  */
 static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
-		       struct fuse_entry_param *e, bool searchable)
+		       struct fuse_entry_param *e, bool searchable, bool fetch,
+		       int xattr_dirfd, unsigned *skipped)
 {
 	unsigned flags = DC_WANT_ATTR | DC_WANT_KREF;
 	struct dc_result res;
@@ -222,11 +271,16 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
 	if (searchable)
 		err = dcache_lookup(rfs.dc, ino, de->d_name, flags | DC_CACHED,
 				    &res);
-	if (err == -EAGAIN)
+	if (err == -EAGAIN && !fetch && de->d_type != DT_DIR &&
+	    de->d_type != DT_UNKNOWN) {
+		(*skipped)++;
+		err = -EAGAIN; /* listed without a node, below */
+	} else if (err == -EAGAIN) {
 		err = dcache_lookup(rfs.dc, ino, de->d_name, flags, &res);
+	}
 	if (err == -ENOENT)
 		return 1;
-	/* not searchable by the caller: names only, as readdir on SOURCE */
+	/* not searchable by the caller, or skipped: names only */
 	if (err) {
 		/* list it anyway; a LOOKUP of it reports the error */
 		memset(e, 0, sizeof(*e));
@@ -235,6 +289,8 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
 		return 0;
 	}
 	watch_new_node(res.nodeid, res.attr.mode, &res.attr);
+	if (xattr_dirfd >= 0)
+		prefetch_noxattr(xattr_dirfd, de->d_name, &res);
 	rfs_fill_entry(e, &res);
 	return 0;
 }
@@ -246,11 +302,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_entry_param e;
 	uint64_t *refs = NULL;
 	size_t used = 0, nrefs = 0, maxrefs = 0, ent, i;
-	bool searchable;
+	unsigned skipped = 0;
+	bool searchable, fetch = false;
+	int xattr_dirfd = -1;
 	char *out;
 	int err;
 
 	searchable = !plus || rfs_may_search(req, ino) == 0;
+	if (plus)
+		fetch = plusfill_want(ino);
+	/* as get_or_list answers from the cache: only with default_permissions */
+	if (fetch && rfs.o.default_permissions && plusfill_want_xattr())
+		xattr_dirfd = d->fd;
 	out = malloc(size ? size : 1);
 	if (plus) {
 		/* every entry is at least as large as a one-byte name's */
@@ -295,7 +358,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						     NULL, 0);
 			if (ent > size - used)
 				break;
-			if (plus_lookup(ino, de, &e, searchable)) {
+			if (plus_lookup(ino, de, &e, searchable, fetch,
+					xattr_dirfd, &skipped)) {
 				dir_consume(d, de); /* vanished: skip it */
 				continue;
 			}
@@ -322,6 +386,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* the kernel took none of the references */
 		for (i = 0; i < nrefs; i++)
 			dcache_forget(rfs.dc, refs[i], 1);
+	} else if (plus) {
+		plusfill_listed(ino, skipped);
 	}
 	free(refs);
 	free(out);

@@ -11,6 +11,7 @@
  */
 #include "ops/ops_i.h"
 #include "source/source.h"
+#include "ops/plusfill.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -137,6 +138,8 @@ static void get_or_list(fuse_req_t req, fuse_ino_t ino, const char *name,
 			fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	if (rfs.o.default_permissions && (!name || listed_namespace(name)))
+		plusfill_xattr_miss(); /* listings should prefetch (plusfill.h) */
 	since = dcache_epoch(rfs.dc);
 	fd = object_fd(ino);
 	if (fd < 0) {

@@ -12,11 +12,18 @@
  * It makes the choices rcufs makes by default where they change the
  * kernel's requests: READDIRPLUS in the kernel's automatic mode, and no
  * OPENDIR (ENOSYS, so the kernel opens directories itself and keeps their
- * listings, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR) unless -o opendir.
+ * listings, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR) unless -o opendir.  It
+ * answers GETXATTR and LISTXATTR as a daemon whose objects have no
+ * extended attributes (ENODATA, an empty list): the kernel asks for the
+ * ACL of every new inode that ls -l lists, as it does of rcufs.
  *
- *   nullwalk [-f] [-s] MNT -o fanout=F,files=P,links=L[,timeout=S][,opendir]
+ *   nullwalk [-f] [-s] MNT -o fanout=F,files=P,links=L[,timeout=S]
+ *                             [,opendir][,fill=all|dirs]
  *
  * timeout is the entry, attribute and negative timeout (seconds, default 0).
+ * fill: which READDIRPLUS entries carry attributes: all (default), or
+ * directories only (the others are listed without a node and looked up
+ * when used); the floor of a walk is the better of the two.
  *
  * Inode numbers: 1 the root; then the F directories of level 1, the F^2 of
  * level 2, the F^3 leaves, then P + L entries per leaf, in that order.
@@ -36,7 +43,9 @@
 static struct {
 	int fanout, files, links, opendir;
 	double timeout;
-} cfg = {4, 10, 2, 0, 0.0};
+	char *fill;
+} cfg = {4, 10, 2, 0, 0.0, NULL};
+static int fill_dirs_only; /* fill=dirs; set in main() */
 
 static const struct fuse_opt nw_opts[] = {
 	{"fanout=%d", offsetof(typeof(cfg), fanout), 0},
@@ -44,6 +53,7 @@ static const struct fuse_opt nw_opts[] = {
 	{"links=%d", offsetof(typeof(cfg), links), 0},
 	{"timeout=%lf", offsetof(typeof(cfg), timeout), 0},
 	{"opendir", offsetof(typeof(cfg), opendir), 1},
+	{"fill=%s", offsetof(typeof(cfg), fill), 0},
 	FUSE_OPT_END};
 
 /* Set once in main() before the session starts; read-only afterwards. */
@@ -268,7 +278,12 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			nth(&p, i - 2, &c, name, sizeof(name));
 		}
 		if (plus) {
-			entry_param(&c, &e);
+			entry_param(i >= 2 && !(fill_dirs_only && c.depth == 4)
+					    ? &c
+					    : NULL,
+				    &e);
+			if (!e.ino)
+				fill(&c, &e.attr); /* the dirent's ino and type */
 			n = fuse_add_direntry_plus(req, buf + used, size - used,
 						   name, &e, (off_t)(i + 1));
 		} else {
@@ -297,6 +312,24 @@ static void nw_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	list(req, ino, size, off, 1);
 }
 
+static void nw_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	(void)ino;
+	(void)name;
+	(void)size;
+	fuse_reply_err(req, ENODATA);
+}
+
+static void nw_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	if (size)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_xattr(req, 0);
+}
+
 static const struct fuse_lowlevel_ops nw_ops = {
 	.lookup = nw_lookup,
 	.getattr = nw_getattr,
@@ -305,6 +338,8 @@ static const struct fuse_lowlevel_ops nw_ops = {
 	.opendir = nw_opendir,
 	.readdir = nw_readdir,
 	.readdirplus = nw_readdirplus,
+	.getxattr = nw_getxattr,
+	.listxattr = nw_listxattr,
 };
 
 int main(int argc, char **argv)
@@ -329,6 +364,11 @@ int main(int argc, char **argv)
 				"0-100000, timeout >= 0\n");
 		return 2;
 	}
+	if (cfg.fill && strcmp(cfg.fill, "all") && strcmp(cfg.fill, "dirs")) {
+		fprintf(stderr, "nullwalk: fill=all or fill=dirs\n");
+		return 2;
+	}
+	fill_dirs_only = cfg.fill && !strcmp(cfg.fill, "dirs");
 	F = (uint64_t)cfg.fanout;
 	P = (uint64_t)cfg.files;
 	L = (uint64_t)cfg.links;
@@ -357,6 +397,7 @@ int main(int argc, char **argv)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	free(o.mountpoint);
+	free(cfg.fill);
 	fuse_opt_free_args(&args);
 	return ret && ret != SIGTERM && ret != SIGINT && ret != SIGHUP ? 1 : 0;
 }
