@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
@@ -134,16 +135,42 @@ static int borrow_open(struct dc_inode *di, int *fd, struct fdent **ref)
 	return 0;
 }
 
-/* One component @name beneath directory @dirfd, verified against @d's
- * inode.  The new fd, or a negative errno (-ESTALE when it is gone or
- * another object). */
-static int open_child(int dirfd, struct dentry *d)
+/* openat2 answered ENOSYS (a kernel before 5.6, a seccomp filter, valgrind):
+ * open_one uses openat; relaxed atomic, set once. */
+static _Atomic bool no_openat2;
+
+/*
+ * The directory @name (one component: no '/', never "." or "..") in
+ * @dirfd as an O_PATH fd, without following a symlink or leaving @dirfd.
+ * openat2's RESOLVE_* flags say so to the kernel; where openat2 is
+ * missing, openat with O_NOFOLLOW | O_DIRECTORY is as strict for one
+ * component: a symlink (a magic link too) fails with ENOTDIR, and ".."
+ * never comes.  Returns the fd or -1 with errno set.
+ */
+static int open_one(int dirfd, const char *name)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 			   RESOLVE_NO_MAGICLINKS,
 	};
+	int fd;
+
+	if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
+		fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+		atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
+	}
+	return openat(dirfd, name,
+		      O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* One component @name beneath directory @dirfd, verified against @d's
+ * inode.  The new fd, or a negative errno (-ESTALE when it is gone or
+ * another object). */
+static int open_child(int dirfd, struct dentry *d)
+{
 	struct dc_inode *inode = dentry_inode(d);
 	char name[DC_NAME_MAX + 1];
 	uint64_t dev, ino;
@@ -154,10 +181,11 @@ static int open_child(int dirfd, struct dentry *d)
 	dc_inode_key(inode, &dev, &ino);
 	dc_inode_put(inode);
 	dentry_name_copy(d, name);
-	fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	fd = open_one(dirfd, name);
 	if (fd < 0) {
 		err = -errno;
-		/* ELOOP: it became a symlink; ENOENT/ENOTDIR: gone */
+		/* ELOOP: it became a symlink; ENOENT/ENOTDIR: gone (or a
+		 * symlink, through openat) */
 		return err == -ELOOP || err == -ENOENT || err == -ENOTDIR ||
 				       err == -EXDEV
 			       ? -ESTALE
