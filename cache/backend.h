@@ -3,8 +3,8 @@
  * cache/backend.h - what the dcache calls when it does not know the answer.
  *
  * The dcache never touches storage itself.  On a miss, an expired entry or a
- * revalidation it calls one of these operations.  fs/backing.c implements
- * them with syscalls on the backing directory; tests/lib/membackend.c
+ * revalidation it calls one of these operations.  fs/source/backend.c
+ * implements them with syscalls on the backing directory; tests/lib/membackend.c
  * implements them in memory (and can inject errors and delays).
  *
  * Context, for every operation:
