@@ -73,6 +73,7 @@ static void result_init(struct dc_result *res)
 	res->generation = 0;
 	res->link_len = 0;
 	res->dentry = NULL;
+	res->valid_until = DC_TTL_FOREVER;
 }
 
 /* ---- RCU mode ---- */
@@ -93,7 +94,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	struct dc_inode *inode, *kref = NULL, *extra = NULL;
 	const char *p = path, *comp;
 	uint32_t seq, cseq;
-	uint64_t now = 0;
+	uint64_t now = 0, until;
 	size_t len;
 	int r, err;
 
@@ -155,6 +156,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	/* the final dentry: copy out what the reply needs */
 	*rest = p;
 	inode = rcu_load(d->d_inode);
+	res->valid_until = load_relaxed(d->d_valid_until);
 	if (!inode) {
 		if (flags & DC_WANT_DENTRY)
 			goto legitimize;
@@ -165,8 +167,11 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 		dc_count(C_HIT + op);
 		return -ENOENT;
 	}
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now))
+	if ((flags & DC_WANT_ATTR) &&
+	    !i_copy_attr(inode, &res->attr, &now, &until))
 		goto legitimize;
+	if ((flags & DC_WANT_ATTR) && until < res->valid_until)
+		res->valid_until = until;
 	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
 	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
 			 &now))
@@ -541,25 +546,31 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res)
 {
 	struct dc_inode *inode = dentry_inode(d);
-	uint64_t now = 0;
+	uint64_t now = 0, until = DC_TTL_FOREVER;
 	ssize_t n;
 	int err = 0;
 
 	if (!inode) {
+		res->valid_until = load_relaxed(d->d_valid_until);
 		res->nodeid = 0;
 		err = -ENOENT;
 		goto out;
 	}
 	res->nodeid = inode->i_nodeid;
 	res->generation = dc->generation;
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now)) {
+	res->valid_until = load_relaxed(d->d_valid_until);
+	if ((flags & DC_WANT_ATTR) &&
+	    !i_copy_attr(inode, &res->attr, &now, &until)) {
 		err = -EAGAIN;
 		if (flags & DC_CACHED)
 			goto out;
 		err = refresh_attr(dc, d, inode, &res->attr);
 		if (err)
 			goto out;
+		until = DC_TTL_FOREVER; /* just asked: as fresh as can be */
 	}
+	if ((flags & DC_WANT_ATTR) && until < res->valid_until)
+		res->valid_until = until;
 	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
 	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
 			 &now)) {
@@ -695,6 +706,12 @@ int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
 int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		   struct dc_attr *attr)
 {
+	return dcache_getattr_until(dc, nodeid, flags, attr, NULL);
+}
+
+int dcache_getattr_until(struct dcache *dc, uint64_t nodeid, unsigned flags,
+			 struct dc_attr *attr, uint64_t *until)
+{
 	enum dc_op op = flags & DC_FOR_ACCESS ? DC_OP_ACCESS : DC_OP_GETATTR;
 	struct dc_inode *inode;
 	struct dentry *d;
@@ -711,7 +728,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 			return -ESTALE;
 		}
 		/* no reference: the copy is validated by i_seq */
-		if (i_copy_attr(inode, attr, &now)) {
+		if (i_copy_attr(inode, attr, &now, until)) {
 			rcu_read_unlock();
 			dc_count(C_HIT + op);
 			return 0;
@@ -722,7 +739,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		inode = dcache_inode_get(dc, nodeid);
 		if (!inode)
 			return -ESTALE;
-		if (i_copy_attr(inode, attr, &now)) {
+		if (i_copy_attr(inode, attr, &now, until)) {
 			dc_inode_put(inode);
 			return 0;
 		}
@@ -730,6 +747,8 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	}
 	if (flags & DC_CACHED)
 		return -EAGAIN;
+	if (until)
+		*until = DC_TTL_FOREVER; /* asked now: as fresh as can be */
 	dc_count(C_SLOW + op);
 	inode = dcache_inode_get(dc, nodeid);
 	if (!inode)

@@ -22,6 +22,7 @@
  * inode goes, which cannot happen while a borrower holds the inode.
  */
 #include "rcufs.h"
+#include "fstype.h" /* NETWORK-HOOK */
 
 #include <dirent.h>
 #include <errno.h>
@@ -716,6 +717,8 @@ static int be_lookup(void *backend, struct dentry *dir, const char *name,
 	if (!err && attr->dev != rfs.root_dev && S_ISDIR(attr->mode))
 		/* a filesystem mounted inside SOURCE: watched too? */
 		watch_check_dev(fd, buf, attr->dev);
+	if (!err && attr->dev != rfs.root_dev) /* NETWORK-HOOK */
+		rfs_remote_check_dev(fd, buf, attr->dev);
 	backing_put_dir(ref);
 	return err;
 }

@@ -6,6 +6,7 @@
  * stderr naming the problem and a non-zero exit.
  */
 #include "rcufs.h"
+#include "fstype.h" /* NETWORK-HOOK */
 
 #include <errno.h>
 #include <signal.h>
@@ -262,6 +263,7 @@ static void parse_opt(char *o)
 		rfs.o.negative_set = true;
 	} else if (IS("coherence")) {
 		NEED_VALUE();
+		rfs_remote_mode_given(); /* NETWORK-HOOK */
 		if (!strcmp(v, "watch"))
 			rfs.o.coherence = RFS_COH_WATCH;
 		else if (!strcmp(v, "timeout"))
@@ -276,6 +278,7 @@ static void parse_opt(char *o)
 			    v);
 	} else if (IS("watcher")) {
 		NEED_VALUE();
+		rfs_remote_mode_given(); /* NETWORK-HOOK */
 		if (!strcmp(v, "auto"))
 			rfs.o.watcher = RFS_WATCH_AUTO;
 		else if (!strcmp(v, "fanotify"))
@@ -297,9 +300,10 @@ static void parse_opt(char *o)
 		rfs.o.threads = (unsigned)parse_count(o, v, 1, 1024);
 	} else if (IS("cache")) {
 		NEED_VALUE();
-		if (!strcmp(v, "off"))
+		if (!strcmp(v, "off")) {
 			rfs.o.cache_off = true;
-		else if (!strcmp(v, "on"))
+			rfs_remote_mode_given(); /* NETWORK-HOOK */
+		} else if (!strcmp(v, "on"))
 			rfs.o.cache_off =
 				false; /* cache=off is coherence=strict */
 		else
@@ -766,8 +770,10 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	check_paths();
 	check_fd_limit();
+	rfs_remote_choose_mode(); /* NETWORK-HOOK: remote SOURCE -> timeout */
 	apply_coherence();
 	open_root();
+	rfs_remote_announce(); /* NETWORK-HOOK: the start-up line */
 	/* selinuxfs is mounted where SELinux is active (ops_xattr.c) */
 	rfs.selinux_unsupported = !rfs.o.exact_xattr_errors &&
 				  access("/sys/fs/selinux/enforce", F_OK) != 0;
@@ -832,6 +838,7 @@ int main(int argc, char **argv)
 		rfs_error("cannot create the cache: %s", strerror(-err));
 		goto out_unmount;
 	}
+	rfs_remote_cache_ready(); /* NETWORK-HOOK */
 	err = rfs_source_watch_start();
 	if (err) {
 		rfs_error("cannot start the SOURCE watcher: %s",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fs/util.c - replies, logging, entry parameters. */
 #include "rcufs.h"
+#include "fstype.h" /* NETWORK-HOOK */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -34,11 +35,23 @@ void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
 	e->generation = res->nodeid == DC_ROOT_ID ? 0 : res->generation;
 	if (res->nodeid) {
 		dc_attr_to_stat(&res->attr, &e->attr);
-		e->attr_timeout = rfs_tmo(&rfs.o.attr_timeout);
-		e->entry_timeout = rfs_tmo(&rfs.o.entry_timeout);
+		/* NETWORK-HOOK: a remote filesystem inside SOURCE; no
+		 * longer than the dcache keeps the answer */
+		e->attr_timeout = rfs_remote_left(
+			res->valid_until,
+			rfs_remote_tmo(res->attr.dev,
+				       rfs_tmo(&rfs.o.attr_timeout)));
+		e->entry_timeout = rfs_remote_left(
+			res->valid_until,
+			rfs_remote_tmo(res->attr.dev,
+				       rfs_tmo(&rfs.o.entry_timeout)));
 	} else {
 		/* inode 0: a negative entry the kernel may cache */
-		e->entry_timeout = rfs_tmo(&rfs.o.negative_timeout);
+		e->entry_timeout =
+			rfs_remote_left(/* NETWORK-HOOK */
+					res->valid_until,
+					rfs_remote_neg_tmo(rfs_tmo(
+						&rfs.o.negative_timeout)));
 	}
 }
 

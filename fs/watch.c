@@ -51,6 +51,7 @@
  * the watcher).  Statistics are relaxed atomics.
  */
 #include "rcufs.h"
+#include "fstype.h" /* NETWORK-HOOK */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1195,8 +1196,9 @@ bool watch_active(void)
 
 bool rfs_kernel_may_cache(void)
 {
-	return rfs.o.coherence == RFS_COH_EXCLUSIVE ||
-	       (rfs.o.coherence == RFS_COH_WATCH && watch_active());
+	return (rfs.o.coherence == RFS_COH_EXCLUSIVE ||
+		(rfs.o.coherence == RFS_COH_WATCH && watch_active())) &&
+	       rfs_remote_may_keep(0); /* NETWORK-HOOK */
 }
 
 void rfs_watch_emit(struct rfs_emit *e)
