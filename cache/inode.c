@@ -176,7 +176,8 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 
 		seq_write_begin(&inode->i_seq);
 		/* the words are written inside the write section */
-		until = i_attr_expiry(inode->i_cache, i_store_attr(inode, attr));
+		until = i_attr_expiry(inode->i_cache,
+				      i_store_attr(inode, attr));
 		store_relaxed(inode->i_attr_valid_until, until);
 		/*
 		 * "No xattrs" is as old as the attributes it was seen with:

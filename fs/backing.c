@@ -714,11 +714,11 @@ static int be_lookup(void *backend, struct dentry *dir, const char *name,
 	if (err)
 		return err == -ENOTDIR ? -ENOTDIR : err;
 	err = backing_stat_at(fd, buf, attr);
+	if (!err && attr->dev != rfs.root_dev) /* NETWORK-HOOK */
+		rfs_remote_check_dev(fd, buf, attr->dev);
 	if (!err && attr->dev != rfs.root_dev && S_ISDIR(attr->mode))
 		/* a filesystem mounted inside SOURCE: watched too? */
 		watch_check_dev(fd, buf, attr->dev);
-	if (!err && attr->dev != rfs.root_dev) /* NETWORK-HOOK */
-		rfs_remote_check_dev(fd, buf, attr->dev);
 	backing_put_dir(ref);
 	return err;
 }

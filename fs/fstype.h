@@ -89,6 +89,11 @@ double rfs_remote_tmo(uint64_t dev, double t);
  * the bound however long it sat in the dcache.  Any thread, any context.
  */
 double rfs_remote_left(uint64_t until, double t);
+/*
+ * Is @dev a filesystem inside SOURCE that has the remote bound (so the
+ * watcher need not, and usually cannot, watch it)?  Any thread, lock-free.
+ */
+bool rfs_remote_bounded_dev(uint64_t dev);
 /* The same for a negative entry, whose device is not known: the bound
  * as soon as any remote filesystem was found inside SOURCE. */
 double rfs_remote_neg_tmo(double t);

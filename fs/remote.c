@@ -301,6 +301,16 @@ double rfs_remote_tmo(uint64_t dev, double t)
 	return t;
 }
 
+bool rfs_remote_bounded_dev(uint64_t dev)
+{
+	const struct sub *s;
+
+	if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED) || dev == rfs.root_dev)
+		return false;
+	s = sub_find(dev);
+	return s ? s->remote : __atomic_load_n(&subs_full, __ATOMIC_RELAXED);
+}
+
 double rfs_remote_left(uint64_t until, double t)
 {
 	uint64_t now;

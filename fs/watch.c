@@ -744,7 +744,8 @@ static int mark_submounts(void)
 		fd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
-		if (!fstat(fd, &st)) {
+		/* NETWORK-HOOK: a remote one has its bound instead */
+		if (!fstat(fd, &st) && !rfs_remote_bounded_dev(st.st_dev)) {
 			pthread_mutex_lock(&wfs_lock);
 			err = mark_fs_locked(fd, st.st_dev, mp);
 			if (err) {
@@ -770,7 +771,8 @@ void watch_check_dev(int dirfd, const char *name, uint64_t dev)
 {
 	int fd, err;
 
-	if (fan_fd < 0 || dev == rfs.root_dev)
+	if (fan_fd < 0 || dev == rfs.root_dev ||
+	    rfs_remote_bounded_dev(dev)) /* NETWORK-HOOK */
 		return;
 	pthread_mutex_lock(&wfs_lock);
 	if (!dev_known_locked(dev)) {
