@@ -73,25 +73,31 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res)
 {
 	struct dc_inode *inode = dentry_inode(d);
-	uint64_t now = 0;
+	uint64_t now = 0, until = DC_TTL_FOREVER;
 	ssize_t n;
 	int err = 0;
 
 	if (!inode) {
+		res->valid_until = load_relaxed(d->d_valid_until);
 		res->nodeid = 0;
 		err = -ENOENT;
 		goto out;
 	}
 	res->nodeid = inode->i_nodeid;
 	res->generation = dc->generation;
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now)) {
+	res->valid_until = load_relaxed(d->d_valid_until);
+	if ((flags & DC_WANT_ATTR) &&
+	    !i_copy_attr(inode, &res->attr, &now, &until)) {
 		err = -EAGAIN;
 		if (flags & DC_CACHED)
 			goto out;
 		err = refresh_attr(dc, d, inode, &res->attr);
 		if (err)
 			goto out;
+		until = DC_TTL_FOREVER; /* just asked: as fresh as can be */
 	}
+	if ((flags & DC_WANT_ATTR) && until < res->valid_until)
+		res->valid_until = until;
 	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
 	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
 			 &now)) {
@@ -124,6 +130,12 @@ out:
 int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		   struct dc_attr *attr)
 {
+	return dcache_getattr_until(dc, nodeid, flags, attr, NULL);
+}
+
+int dcache_getattr_until(struct dcache *dc, uint64_t nodeid, unsigned flags,
+			 struct dc_attr *attr, uint64_t *until)
+{
 	enum dc_op op = flags & DC_FOR_ACCESS ? DC_OP_ACCESS : DC_OP_GETATTR;
 	struct dc_inode *inode;
 	struct dentry *d;
@@ -140,7 +152,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 			return -ESTALE;
 		}
 		/* no reference: the copy is validated by i_seq */
-		if (i_copy_attr(inode, attr, &now)) {
+		if (i_copy_attr(inode, attr, &now, until)) {
 			rcu_read_unlock();
 			dc_count(C_HIT + op);
 			return 0;
@@ -151,7 +163,7 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		inode = dc_inode_get(dc, nodeid);
 		if (!inode)
 			return -ESTALE;
-		if (i_copy_attr(inode, attr, &now)) {
+		if (i_copy_attr(inode, attr, &now, until)) {
 			dc_inode_put(inode);
 			return 0;
 		}
@@ -159,6 +171,8 @@ int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 	}
 	if (flags & DC_CACHED)
 		return -EAGAIN;
+	if (until)
+		*until = DC_TTL_FOREVER; /* asked now: as fresh as can be */
 	dc_count(C_SLOW + op);
 	inode = dc_inode_get(dc, nodeid);
 	if (!inode)

@@ -118,6 +118,15 @@ struct dc_result {
 	size_t link_size;      /* in: its size */
 	size_t link_len;       /* out: full target length */
 	struct dentry *dentry; /* out: DC_WANT_DENTRY (NULL otherwise) */
+	/*
+	 * out: when what the answer says expires in the cache (CLOCK_
+	 * MONOTONIC ns): the earlier of the entry's and (DC_WANT_ATTR) the
+	 * attributes' expiry; DC_TTL_FOREVER when it was just asked of the
+	 * backend or never expires.  A caller that lets someone else keep the
+	 * answer (the kernel) keeps it no longer than this, so both expire
+	 * together and the answer is never older than the validity period.
+	 */
+	uint64_t valid_until;
 };
 
 struct dcache_config {
@@ -280,6 +289,10 @@ int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
  */
 int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		   struct dc_attr *attr);
+/* The same; *@until (may be NULL) gets when the attributes expire in the
+ * cache (as dc_result.valid_until).  Context as dcache_getattr. */
+int dcache_getattr_until(struct dcache *dc, uint64_t nodeid, unsigned flags,
+			 struct dc_attr *attr, uint64_t *until);
 
 /*
  * Symlink target of @nodeid into @buf as readlink(2) fills it (at most

@@ -90,7 +90,8 @@ struct dentry *dc_inode_alias(struct dc_inode *inode);
  * if not, -ESTALE).  dcache_noxattr() is true while the cached attributes
  * are valid and still carry the ctime the answer was seen with: any
  * attribute invalidation, or a refresh showing a new ctime (an xattr
- * change sets ctime), ends it.
+ * change sets ctime), ends it; with a finite attribute validity, so does
+ * any refresh from the backend (not every filesystem moves ctime).
  */
 
 /* The attribute epoch now: a sequentially consistent load.  Any thread,

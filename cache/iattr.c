@@ -123,16 +123,29 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 {
 	lockref_lock(&inode->i_ref);
 	if (epoch_admit_locked(inode, since)) {
+		uint64_t until;
+
 		seq_write_begin(&inode->i_seq);
-		store_relaxed(inode->i_attr_valid_until,
-			      i_attr_expiry(inode->i_cache,
-					    i_store_attr(inode, attr)));
+		/* the words are written inside the write section */
+		until = i_attr_expiry(inode->i_cache,
+				      i_store_attr(inode, attr));
+		store_relaxed(inode->i_attr_valid_until, until);
+		/*
+		 * "No xattrs" is as old as the attributes it was seen with:
+		 * with a finite validity it ends at the next refresh from the
+		 * backend, even one showing the same ctime (GlusterFS keeps
+		 * ctime when an xattr changes: its ctime translator), so it
+		 * is never older than the validity period (issue 15).
+		 */
+		if (until != DC_TTL_FOREVER && since != I_WRITE_THROUGH)
+			store_relaxed(inode->i_noxattr_nsec1, 0);
 		seq_write_end(&inode->i_seq);
 	}
 	lockref_unlock(&inode->i_ref);
 }
 
-bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now)
+bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now,
+		 uint64_t *until_out)
 {
 	const uint64_t *src = (const uint64_t *)&inode->i_attr;
 	uint32_t seq = seq_begin(&inode->i_seq);
@@ -160,6 +173,8 @@ bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now)
 	out->mtime_nsec = (int64_t)(w[8] >> 32);
 	out->ctime_sec = (int64_t)w[7];
 	out->ctime_nsec = (int64_t)(uint32_t)w[9];
+	if (until_out)
+		*until_out = until;
 	return dc_valid_at(until, now);
 }
 

@@ -137,8 +137,10 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 int i_set_link(struct dc_inode *inode, const char *target, size_t len,
 	       uint64_t since);
 void i_inval(struct dc_inode *inode, unsigned what);
-/* RCU or ref: copy attributes if valid; false if invalid or torn. */
-bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now);
+/* RCU or ref: copy attributes if valid; false if invalid or torn.
+ * @until_out (may be NULL) gets their expiry (monotonic ns). */
+bool i_copy_attr(struct dc_inode *inode, struct dc_attr *out, uint64_t *now,
+		 uint64_t *until_out);
 /* RCU or ref (reads inside a read section of its own, which nests): copy
  * the link target; 1 copied, 0 not cached/torn. */
 int i_copy_link(struct dc_inode *inode, char *buf, size_t size, size_t *len,

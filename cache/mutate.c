@@ -43,6 +43,7 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 	res->attr = *attr;
 	res->link_len = 0;
 	res->dentry = NULL;
+	res->valid_until = DC_TTL_FOREVER; /* from the backend just now */
 	if (!(flags & DC_WANT_KREF))
 		return false;
 	return i_kref_get(inode);

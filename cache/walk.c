@@ -52,6 +52,7 @@ static void result_init(struct dc_result *res)
 	res->generation = 0;
 	res->link_len = 0;
 	res->dentry = NULL;
+	res->valid_until = DC_TTL_FOREVER;
 }
 
 /* ---- RCU mode ---- */
@@ -72,7 +73,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	struct dc_inode *inode, *kref = NULL, *extra = NULL;
 	const char *p = path, *comp;
 	uint32_t seq, cseq;
-	uint64_t now = 0;
+	uint64_t now = 0, until;
 	size_t len;
 	int r, err;
 
@@ -134,6 +135,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	/* the final dentry: copy out what the reply needs */
 	*rest = p;
 	inode = rcu_load(d->d_inode);
+	res->valid_until = load_relaxed(d->d_valid_until);
 	if (!inode) {
 		if (flags & DC_WANT_DENTRY)
 			goto legitimize;
@@ -144,8 +146,11 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 		dc_count(C_HIT + op);
 		return -ENOENT;
 	}
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now))
+	if ((flags & DC_WANT_ATTR) &&
+	    !i_copy_attr(inode, &res->attr, &now, &until))
 		goto legitimize;
+	if ((flags & DC_WANT_ATTR) && until < res->valid_until)
+		res->valid_until = until;
 	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
 	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
 			 &now))

@@ -6,6 +6,7 @@
  * Every bad input is refused before anything is mounted (options.c).
  */
 #include "coherence/coherence.h"
+#include "coherence/remote.h"
 #include "ops/ops.h"
 #include "ops/plusfill.h"
 #include "options.h"
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
 		return rfs_stats_main(argc - 1, argv + 1);
 	rfs_options_parse(argc, argv);
 	open_root();
+	rfs_remote_announce(); /* the line naming a remote SOURCE's bound */
 	/* selinuxfs is mounted where SELinux is active (ops/xattr.c) */
 	rfs.selinux_unsupported = !rfs.o.exact_xattr_errors &&
 				  access("/sys/fs/selinux/enforce", F_OK) != 0;
@@ -196,6 +198,7 @@ int main(int argc, char **argv)
 		rfs_error("cannot create the cache: %s", strerror(-err));
 		goto out_unmount;
 	}
+	rfs_remote_cache_ready(); /* a remote filesystem inside SOURCE */
 	err = rfs_source_watch_start();
 	if (err) {
 		rfs_error("cannot start the SOURCE watcher: %s",
@@ -209,6 +212,7 @@ int main(int argc, char **argv)
 	/* the layers' lines of rcufs stats, in output order */
 	rfs_stats_add("daemon", backing_emit);
 	rfs_stats_add("coherence", rfs_watch_emit);
+	rfs_stats_add("filesystem", rfs_remote_emit);
 	rfs_stats_add("operations", plusfill_emit);
 	/* failing to serve statistics does not stop the mount */
 	stats = rfs_stats_start() == 0;

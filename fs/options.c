@@ -8,6 +8,7 @@
  */
 #include "options.h"
 #include "coherence/coherence.h"
+#include "coherence/remote.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -74,7 +75,9 @@ static void usage(FILE *f)
 		"timeouts 1 s if SOURCE\n"
 		"                             cannot be watched\n"
 		"                           timeout: after the timeouts "
-		"(default 1 s)\n"
+		"(default 1 s; the\n"
+		"                             default mode on a network "
+		"filesystem)\n"
 		"                           exclusive: nobody else changes "
 		"SOURCE (timeouts\n"
 		"                             86400 s, writeback on)\n"
@@ -259,6 +262,7 @@ static void parse_opt(char *o)
 		rfs.o.negative_set = true;
 	} else if (IS("coherence")) {
 		NEED_VALUE();
+		rfs_remote_mode_given(); /* no automatic choice */
 		if (!strcmp(v, "watch"))
 			rfs.o.coherence = RFS_COH_WATCH;
 		else if (!strcmp(v, "timeout"))
@@ -274,6 +278,7 @@ static void parse_opt(char *o)
 				v);
 	} else if (IS("watcher")) {
 		NEED_VALUE();
+		rfs_remote_mode_given(); /* watcher= implies watch */
 		if (!strcmp(v, "auto"))
 			rfs.o.watcher = RFS_WATCH_AUTO;
 		else if (!strcmp(v, "fanotify"))
@@ -295,9 +300,10 @@ static void parse_opt(char *o)
 		rfs.o.threads = (unsigned)parse_count(o, v, 1, 1024);
 	} else if (IS("cache")) {
 		NEED_VALUE();
-		if (!strcmp(v, "off"))
+		if (!strcmp(v, "off")) {
 			rfs.o.cache_off = true;
-		else if (!strcmp(v, "on"))
+			rfs_remote_mode_given();
+		} else if (!strcmp(v, "on"))
 			rfs.o.cache_off =
 				false; /* cache=off is coherence=strict */
 		else
@@ -549,6 +555,7 @@ void rfs_options_parse(int argc, char **argv)
 	parse_args(argc, argv);
 	check_paths();
 	check_fd_limit();
+	rfs_remote_choose_mode(); /* a remote SOURCE: coherence=timeout */
 	err = rfs_apply_coherence();
 	if (err)
 		rfs_die("%s", err);

@@ -12,6 +12,7 @@
  * filesystems (watch_check_dev).
  */
 #include "coherence/coherence_i.h"
+#include "coherence/remote.h"
 #include "source/source.h"
 
 #include <dirent.h>
@@ -383,7 +384,8 @@ static int mark_submounts(void)
 		fd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
-		if (!fstat(fd, &st)) {
+		/* a remote one has its bound instead (coherence/remote.c) */
+		if (!fstat(fd, &st) && !rfs_remote_bounded_dev(st.st_dev)) {
 			pthread_mutex_lock(&wfs_lock);
 			err = mark_fs_locked(fd, st.st_dev, mp);
 			if (err) {
@@ -409,7 +411,8 @@ void watch_check_dev(int dirfd, const char *name, uint64_t dev)
 {
 	int fd, err;
 
-	if (fan_fd < 0 || dev == rfs.root_dev)
+	/* a remote one has its bound instead (coherence/remote.c) */
+	if (fan_fd < 0 || dev == rfs.root_dev || rfs_remote_bounded_dev(dev))
 		return;
 	pthread_mutex_lock(&wfs_lock);
 	if (!dev_known_locked(dev)) {

@@ -6,6 +6,7 @@
  * listings, and the "coherence" section of rcufs stats.
  */
 #include "coherence/coherence_i.h"
+#include "coherence/remote.h"
 #include "stats/stats.h"
 
 #include <errno.h>
@@ -161,8 +162,11 @@ bool watch_active(void)
 
 bool rfs_kernel_may_cache(void)
 {
-	return rfs.o.coherence == RFS_COH_EXCLUSIVE ||
-	       (rfs.o.coherence == RFS_COH_WATCH && watch_active());
+	/* nobody drops what the kernel keeps of a remote filesystem inside
+	 * SOURCE (coherence/remote.c) */
+	return (rfs.o.coherence == RFS_COH_EXCLUSIVE ||
+		(rfs.o.coherence == RFS_COH_WATCH && watch_active())) &&
+	       rfs_remote_may_keep(0);
 }
 
 void rfs_watch_emit(struct rfs_emit *e)

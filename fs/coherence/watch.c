@@ -54,6 +54,7 @@
  * relaxed atomics.
  */
 #include "coherence/coherence_i.h"
+#include "coherence/remote.h"
 #include "source/source.h"
 
 #include <errno.h>
@@ -198,10 +199,19 @@ static void source_lost(void)
 	rfs_queue_inval_all();
 }
 
+/* A lookup met a filesystem mounted inside SOURCE: classify it first (a
+ * remote one gets its bound, coherence/remote.c), then let fanotify mark
+ * it (it skips the remote ones). */
+static void crossed_dev(int dirfd, const char *name, uint64_t dev)
+{
+	rfs_remote_check_dev(dirfd, name, dev);
+	watch_check_dev(dirfd, name, dev);
+}
+
 static const struct rfs_source_hooks hooks = {
 	.dir_opened = watch_dir_get,
 	.dir_released = watch_dir_put,
-	.crossed_dev = watch_check_dev,
+	.crossed_dev = crossed_dev,
 	.lost = source_lost,
 };
 

@@ -11,6 +11,7 @@
  */
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
+#include "coherence/remote.h"
 #include "source/source.h"
 #include "ops/plusfill.h"
 
@@ -124,12 +125,18 @@ void rfs_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* when the attributes getattr_any found expire in the dcache: the reply's
+ * timeout is no longer (issue 15).  The calling thread's own. */
+static __thread uint64_t getattr_until;
+
 static int getattr_any(fuse_ino_t ino, unsigned flags, struct dc_attr *a)
 {
-	int err = dcache_getattr(rfs.dc, ino, flags | DC_CACHED, a);
+	int err = dcache_getattr_until(rfs.dc, ino, flags | DC_CACHED, a,
+				       &getattr_until);
 
 	if (err == -EAGAIN)
-		err = dcache_getattr(rfs.dc, ino, flags, a);
+		err = dcache_getattr_until(rfs.dc, ino, flags, a,
+					   &getattr_until);
 	else
 		rfs_req_mark(RFS_REQ_HIT);
 	return err;
@@ -169,7 +176,11 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	dc_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, rfs_tmo(&rfs.o.attr_timeout));
+	fuse_reply_attr(
+		req, &st,
+		rfs_remote_left(
+			getattr_until,
+			rfs_remote_tmo(a.dev, rfs_tmo(&rfs.o.attr_timeout))));
 }
 
 void rfs_refresh_attr(uint64_t nodeid)
@@ -329,7 +340,9 @@ void rfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	dc_attr_from_stat(&a, &st);
 	if (dcache_setattr(rfs.dc, ino, &a))
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
-	fuse_reply_attr(req, &st, rfs_tmo(&rfs.o.attr_timeout));
+	fuse_reply_attr(
+		req, &st,
+		rfs_remote_tmo(st.st_dev, rfs_tmo(&rfs.o.attr_timeout)));
 }
 
 void rfs_readlink(fuse_req_t req, fuse_ino_t ino)

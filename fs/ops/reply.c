@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fs/ops/reply.c - replies: errors and entries. */
 #include "ops/ops_i.h"
+#include "coherence/remote.h"
 
 #include <errno.h>
 #include <string.h>
@@ -21,11 +22,21 @@ void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
 	e->generation = res->nodeid == DC_ROOT_ID ? 0 : res->generation;
 	if (res->nodeid) {
 		dc_attr_to_stat(&res->attr, &e->attr);
-		e->attr_timeout = rfs_tmo(&rfs.o.attr_timeout);
-		e->entry_timeout = rfs_tmo(&rfs.o.entry_timeout);
+		/* capped for a remote filesystem inside SOURCE, and no
+		 * longer than the dcache keeps the answer (issue 15) */
+		e->attr_timeout = rfs_remote_left(
+			res->valid_until,
+			rfs_remote_tmo(res->attr.dev,
+				       rfs_tmo(&rfs.o.attr_timeout)));
+		e->entry_timeout = rfs_remote_left(
+			res->valid_until,
+			rfs_remote_tmo(res->attr.dev,
+				       rfs_tmo(&rfs.o.entry_timeout)));
 	} else {
 		/* inode 0: a negative entry the kernel may cache */
-		e->entry_timeout = rfs_tmo(&rfs.o.negative_timeout);
+		e->entry_timeout = rfs_remote_left(
+			res->valid_until,
+			rfs_remote_neg_tmo(rfs_tmo(&rfs.o.negative_timeout)));
 	}
 }
 
