@@ -6,6 +6,7 @@
  * stderr naming the problem and a non-zero exit.
  */
 #include "rcufs.h"
+#include "passthrough.h" /* PASSTHROUGH hook */
 
 #include <errno.h>
 #include <signal.h>
@@ -117,6 +118,14 @@ static void usage(FILE *f)
 		   "                           modes; see rcufs(8))\n"
 		   "    -o opendir             every opendir reaches the "
 		   "daemon\n"
+		   "    -o passthrough=MODE    file data straight between the "
+		   "kernel and SOURCE\n"
+		   "                           (Linux 6.9+, root): auto "
+		   "(default) or off\n"
+		   "    -o max_passthrough=N   files open in passthrough mode "
+		   "at once (default:\n"
+		   "                           half the open-file limit, at "
+		   "most 65536)\n"
 		   "    -o exact_xattr_errors  a missing security.selinux is "
 		   "ENODATA, as on\n"
 		   "                           SOURCE (default on a host "
@@ -372,6 +381,8 @@ static void parse_opt(char *o)
 		if (strchr(v, ',') || strchr(v, ' ') || strchr(v, '/'))
 			die("bad value for subtype: '%s'", v);
 		rfs.o.subtype = strdup(v);
+	} else if (pt_parse_opt(o, v)) {
+		/* PASSTHROUGH hook: passthrough=, max_passthrough= */
 	} else if (is_ignored(o)) {
 		/* mount(8)-only: nothing for us */
 	} else {
@@ -533,6 +544,16 @@ static void check_fd_limit(void)
 		    "(ulimit -n): use at most max_fds=%llu",
 		    rfs.o.max_fds, (unsigned long long)rl.rlim_cur,
 		    (unsigned long long)avail);
+}
+
+/* The open-file limit (after check_fd_limit raised it). */
+static unsigned long open_files_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1024;
+	return (unsigned long)rl.rlim_cur;
 }
 
 static uint64_t ttl_ns(double s)
@@ -820,6 +841,9 @@ int main(int argc, char **argv)
 	if (fuse_session_mount(rfs.se, rfs.o.mountpoint))
 		die("cannot mount %s (see the message above)",
 		    rfs.o.mountpoint);
+	/* PASSTHROUGH hook: our own I/O on /dev/fuse, before INIT */
+	if (pt_session_setup(rfs.se, open_files_limit()))
+		goto out_unmount;
 	if (fuse_daemonize(rfs.o.foreground))
 		goto out_unmount;
 	rfs.pid = getpid();
@@ -860,6 +884,7 @@ int main(int argc, char **argv)
 		ret = 0;
 out_unmount:
 	rfs_locks_stop();
+	pt_fini(); /* PASSTHROUGH hook: backing ids still open */
 	if (stats)
 		rfs_stats_stop();
 	watch_stop();

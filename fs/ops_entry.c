@@ -10,6 +10,7 @@
  * call returns, that is after the RCU read section ended.
  */
 #include "rcufs.h"
+#include "passthrough.h" /* PASSTHROUGH hook */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,7 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 		  !!(conn->want & FUSE_CAP_POSIX_LOCKS),
 		  !!(conn->want & FUSE_CAP_FLOCK_LOCKS),
 		  !!(conn->want & FUSE_CAP_WRITEBACK_CACHE));
+	pt_init(conn); /* PASSTHROUGH hook */
 }
 
 void rfs_destroy(void *userdata)
@@ -230,6 +232,7 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int err;
 
 	rfs_thread_enter();
+	pt_getattr(ino); /* PASSTHROUGH hook: size and times moved unseen */
 	err = getattr_any(ino, 0, &a);
 	if (err == -ESTALE) {
 		/* unlinked but open: an open file still answers, and so does

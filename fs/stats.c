@@ -34,6 +34,7 @@
  * the listening socket down, which wakes accept(), and joins the thread.
  */
 #include "rcufs.h"
+#include "passthrough.h" /* PASSTHROUGH hook */
 
 #include <dirent.h>
 #include <errno.h>
@@ -425,6 +426,7 @@ static const struct rfs_stats_section sections[] = {
 	{"operations", emit_operations},
 	{"dcache", emit_dcache},
 	{"coherence", rfs_watch_emit},
+	{"passthrough", pt_stats_emit}, /* PASSTHROUGH hook */
 };
 
 /* Render every section into a malloc'ed buffer. */
