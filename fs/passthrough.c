@@ -150,6 +150,7 @@ static struct {
 	uint64_t closed;       /* backing ids closed */
 	uint64_t close_errors; /* BACKING_CLOSE failures */
 	uint64_t backing_now;  /* open backing ids (gauge) */
+	uint64_t tracked_now;  /* opens tracked, either mode (gauge) */
 } pts;
 
 #define PTS_INC(f) __atomic_add_fetch(&pts.f, 1, __ATOMIC_RELAXED)
@@ -349,6 +350,7 @@ static int pt_open(uint64_t ino, int fd)
 		id = e->backing_id;
 		pthread_mutex_unlock(&pt_lock);
 		PTS_INC(opens);
+		PTS_INC(tracked_now);
 		return id;
 	}
 	err = pt_set_fdmode(fd, PT_FD_CACHED);
@@ -372,6 +374,7 @@ static int pt_open(uint64_t ino, int fd)
 			PTS_INC(registered);
 			PTS_INC(backing_now);
 			PTS_INC(opens);
+			PTS_INC(tracked_now);
 			return id;
 		}
 		PTS_INC(fb_refused);
@@ -380,6 +383,7 @@ static int pt_open(uint64_t ino, int fd)
 	e->n_cached++;
 	pthread_mutex_unlock(&pt_lock);
 	PTS_INC(fallback);
+	PTS_INC(tracked_now);
 	return 0;
 untracked:
 	pt_drop_if_unused(e);
@@ -403,6 +407,7 @@ void pt_release(uint64_t ino, int fd)
 	}
 	mode = pt_fdmode[fd];
 	pt_fdmode[fd] = PT_FD_NONE;
+	PTS_DEC(tracked_now);
 	e = pt_find(ino, false);
 	if (!e) {
 		pthread_mutex_unlock(&pt_lock);
@@ -761,6 +766,7 @@ void pt_stats_emit(struct rfs_emit *e)
 		rfs_emit_str(e, "reason", pt.reason);
 	rfs_emit_u64(e, "backing_files", PTS_LD(backing_now));
 	rfs_emit_u64(e, "max_passthrough", pt.max);
+	rfs_emit_u64(e, "open_files", PTS_LD(tracked_now));
 	rfs_emit_u64(e, "opens", PTS_LD(opens));
 	rfs_emit_u64(e, "normal_opens", PTS_LD(fallback));
 	rfs_emit_u64(e, "normal_setuid", PTS_LD(fb_suid));
