@@ -322,6 +322,33 @@ static void pt_note_refusal(int err)
 }
 
 /*
+ * Register the file open at @fd as a backing file: returns its id or a
+ * negative errno.  Not @fd itself but a new O_PATH open of the same file:
+ * the kernel keeps the file it is given until the id is closed, and flock
+ * locks and leases belong to the open file description, so the open's
+ * own description must end with its RELEASE (close of @fd), not with the
+ * last passthrough open of the inode.  Under pt_lock.
+ */
+static int pt_backing_open(int fd)
+{
+	struct pt_backing_map map = {0};
+	char proc[64];
+	int id;
+
+	backing_proc_path(fd, proc);
+	map.fd = open(proc, O_PATH | O_CLOEXEC);
+	if (map.fd < 0)
+		return -errno;
+	id = ioctl(pt.devfd, PT_IOC_BACKING_OPEN, &map);
+	if (id < 0)
+		id = -errno;
+	else if (id == 0)
+		id = -EPROTO;
+	close(map.fd);
+	return id;
+}
+
+/*
  * Decide for a new open of @ino at backing fd @fd.  Returns the backing
  * id (> 0: passthrough), 0 (normal, tracked) or a negative errno (not
  * tracked: out of memory; the open then goes the normal way and nothing
@@ -329,7 +356,6 @@ static void pt_note_refusal(int err)
  */
 static int pt_open(uint64_t ino, int fd)
 {
-	struct pt_backing_map map = {.fd = fd};
 	struct pt_inode *e;
 	struct stat st;
 	bool suid;
@@ -367,8 +393,8 @@ static int pt_open(uint64_t ino, int fd)
 	} else if (pt_nbacking >= pt.max) {
 		PTS_INC(fb_bound);
 	} else {
-		id = ioctl(pt.devfd, PT_IOC_BACKING_OPEN, &map);
-		err = id < 0 ? errno : 0;
+		id = pt_backing_open(fd);
+		err = id < 0 ? -id : 0;
 		if (id > 0) {
 			pt_fdmode[fd] = PT_FD_PT;
 			e->backing_id = id;
