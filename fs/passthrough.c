@@ -28,8 +28,10 @@
  *  - writev of an OPEN/CREATE reply sent by pt_reply_open/create: the
  *    backing id and FOPEN_PASSTHROUGH written into fuse_open_out.  The
  *    reply is recognised by a thread-local set around fuse_reply_open on
- *    the same thread (libfuse writes the reply from inside that call) and
- *    checked by the request's unique id, read by the same worker.
+ *    the same thread: libfuse writes the reply from inside that call, and
+ *    nothing else (a request's unique id is not seen when libfuse splices
+ *    the request in).  A reply that could not be patched is booked as a
+ *    normal open (pt_demote), which is what the kernel made of it.
  *  - splice in and out stay plain splice(2) (zero copy as before).
  * With libfuse >= 3.16 its own API does the same (fuse_passthrough_open,
  * fi->backing_id, FUSE_CAP_PASSTHROUGH) and no custom I/O is installed.
@@ -179,12 +181,10 @@ static unsigned char *pt_fdmode;  /* pt_lock */
 static size_t pt_fdmode_len;	  /* pt_lock */
 static unsigned long pt_nbacking; /* pt_lock: backing ids open */
 
-/* The backing id of the OPEN/CREATE reply this thread is sending, with
- * the request's unique id (0: none). */
+/* The backing id of the OPEN/CREATE reply this thread is sending (0:
+ * none), and whether our writev put it into the reply. */
 static __thread int tls_backing_id;
-static __thread uint64_t tls_unique;
-/* The unique id of the request this worker read last (custom read). */
-static __thread uint64_t tls_read_unique;
+static __thread bool tls_patched;
 
 static bool pt_on(void)
 {
@@ -488,8 +488,46 @@ static void pt_mark_reply(struct fuse_file_info *fi, int id)
 	fi->backing_id = id;
 #else
 	tls_backing_id = id;
-	tls_unique = tls_read_unique;
+	tls_patched = false;
 #endif
+}
+
+/* After the reply: did it name the backing file?  (libfuse >= 3.16 puts
+ * fi->backing_id in itself.) */
+static bool pt_reply_patched(void)
+{
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+	return true;
+#else
+	return tls_patched;
+#endif
+}
+
+/*
+ * The reply for the passthrough open of @ino at @fd went out without the
+ * backing id (a reply layout we did not recognise): the kernel opened it
+ * the normal way, and so must the books say.  Takes pt_lock.
+ */
+static void pt_demote(uint64_t ino, int fd)
+{
+	static int said;
+	struct pt_inode *e;
+
+	pthread_mutex_lock(&pt_lock);
+	e = pt_find(ino, false);
+	if (e && (size_t)fd < pt_fdmode_len && pt_fdmode[fd] == PT_FD_PT &&
+	    e->n_pt) {
+		pt_fdmode[fd] = PT_FD_CACHED;
+		e->n_cached++;
+		if (--e->n_pt == 0 && e->backing_id > 0) {
+			pt_backing_close(e->backing_id);
+			e->backing_id = 0;
+		}
+	}
+	pthread_mutex_unlock(&pt_lock);
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		rfs_warn("passthrough: an open reply could not carry its "
+			 "backing id: opened the normal way");
 }
 
 int pt_reply_open(fuse_req_t req, uint64_t ino, int fd,
@@ -504,6 +542,8 @@ int pt_reply_open(fuse_req_t req, uint64_t ino, int fd,
 		pt_mark_reply(fi, id);
 	r = fuse_reply_open(req, fi);
 	tls_backing_id = 0;
+	if (r >= 0 && id > 0 && !pt_reply_patched())
+		pt_demote(ino, fd);
 	if (r < 0 && id >= 0)
 		/* no RELEASE will come for an open the kernel never saw */
 		pt_release(ino, fd);
@@ -522,6 +562,8 @@ int pt_reply_create(fuse_req_t req, uint64_t ino, int fd,
 		pt_mark_reply(fi, id);
 	r = fuse_reply_create(req, e, fi);
 	tls_backing_id = 0;
+	if (r >= 0 && id > 0 && !pt_reply_patched())
+		pt_demote(ino, fd);
 	if (r < 0 && id >= 0)
 		pt_release(ino, fd);
 	return r;
@@ -544,7 +586,6 @@ static ssize_t pt_io_read(int fd, void *buf, size_t len, void *userdata)
 	n = read(fd, buf, len);
 	if (n < (ssize_t)sizeof(*h))
 		return n;
-	tls_read_unique = h->unique;
 	if (h->opcode == FUSE_INIT && pt.state == PT_PENDING &&
 	    (size_t)n >= sizeof(*h) + sizeof(struct fuse_init_in)) {
 		const struct fuse_init_in *in = (const void *)(h + 1);
@@ -619,13 +660,13 @@ static void pt_patch_open(struct iovec *iov, int count)
 	struct fuse_open_out *o;
 	int32_t id = tls_backing_id;
 
-	if (count != 2 || oh->error != 0 || oh->unique != tls_unique ||
-	    iov[1].iov_len < sizeof(*o))
+	if (count != 2 || oh->error != 0 || iov[1].iov_len < sizeof(*o))
 		return;
 	o = (void *)((char *)iov[1].iov_base + iov[1].iov_len - sizeof(*o));
 	o->open_flags =
 		(o->open_flags & PT_FOPEN_ALLOWED) | PT_FOPEN_PASSTHROUGH;
 	memcpy((char *)o + PT_OPEN_ID_OFF, &id, sizeof(id));
+	tls_patched = true;
 }
 
 static void pt_say_state(void)
