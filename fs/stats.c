@@ -426,7 +426,8 @@ static const struct rfs_stats_section sections[] = {
 	{"operations", emit_operations},
 	{"dcache", emit_dcache},
 	{"coherence", rfs_watch_emit},
-	{"passthrough", pt_stats_emit}, /* PASSTHROUGH hook */
+	/* PASSTHROUGH hook */
+	{"passthrough", pt_stats_emit},
 };
 
 /* Render every section into a malloc'ed buffer. */
