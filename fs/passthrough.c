@@ -197,6 +197,12 @@ bool pt_parse_opt(const char *name, const char *value)
 {
 	char *end;
 
+	if (!value && (!strcmp(name, "passthrough") ||
+		       !strcmp(name, "max_passthrough"))) {
+		fprintf(stderr, "rcufs: option %s needs a value (%s=...)\n",
+			name, name);
+		exit(1);
+	}
 	if (!strcmp(name, "passthrough")) {
 		if (value && !strcmp(value, "auto")) {
 			pt.opt_off = false;
