@@ -756,6 +756,12 @@ int pt_session_setup(struct fuse_session *se, unsigned long open_files_limit)
 		return 0;
 	}
 	pt.have_cap = pt_cap_sys_admin();
+	if (!pt.have_cap) {
+		/* BACKING_OPEN needs it: nothing to negotiate */
+		pt_set_off("the daemon lacks CAP_SYS_ADMIN (run it as root)");
+		pt_say_state();
+		return 0;
+	}
 #if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
 	/* libfuse's own API: pt_init asks for it */
 	return 0;
