@@ -577,6 +577,9 @@ int pt_reply_create(fuse_req_t req, uint64_t ino, int fd,
 		pt_mark_reply(fi, id);
 	r = fuse_reply_create(req, e, fi);
 	tls_backing_id = 0;
+	if (r >= 0 && (fi->flags & O_TRUNC) && pt.killpriv_v2)
+		/* an existing file truncated (see pt_reply_open) */
+		rfs_queue_inval_attr(ino);
 	if (r >= 0 && id > 0 && !pt_reply_patched())
 		pt_demote(ino, fd);
 	if (r < 0 && id >= 0)
@@ -857,6 +860,12 @@ void pt_stats_emit(struct rfs_emit *e)
 		     s == PT_ON	   ? "on"
 		     : s == PT_OFF ? "off"
 				   : "pending");
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+	rfs_emit_str(e, "route", "libfuse API");
+#else
+	rfs_emit_str(e, "route",
+		     pt.custom_io ? "custom I/O on /dev/fuse" : "none");
+#endif
 	if (s == PT_ON)
 		rfs_emit_null(e, "reason");
 	else
