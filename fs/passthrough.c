@@ -33,7 +33,7 @@
  *    the request in).  A reply that could not be patched is booked as a
  *    normal open (pt_demote), which is what the kernel made of it.
  *  - splice in and out stay plain splice(2) (zero copy as before).
- * With libfuse >= 3.16 its own API does the same (fuse_passthrough_open,
+ * With libfuse >= 3.17 its own API does the same (fuse_passthrough_open,
  * fi->backing_id, FUSE_CAP_PASSTHROUGH) and no custom I/O is installed.
  *
  * Rules the kernel imposes (fs/fuse/iomode.c), which decide each open:
@@ -189,7 +189,9 @@ static unsigned long pt_nbacking; /* pt_lock: backing ids open */
 /* The backing id of the OPEN/CREATE reply this thread is sending (0:
  * none), and whether our writev put it into the reply. */
 static __thread int tls_backing_id;
+#if FUSE_VERSION < FUSE_MAKE_VERSION(3, 17)
 static __thread bool tls_patched;
+#endif
 
 static bool pt_on(void)
 {
@@ -495,7 +497,7 @@ static void pt_mark_reply(struct fuse_file_info *fi, int id)
 {
 	/* FOPEN_KEEP_CACHE is refused with FOPEN_PASSTHROUGH */
 	fi->keep_cache = 0;
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 17)
 	fi->backing_id = id;
 #else
 	tls_backing_id = id;
@@ -503,11 +505,11 @@ static void pt_mark_reply(struct fuse_file_info *fi, int id)
 #endif
 }
 
-/* After the reply: did it name the backing file?  (libfuse >= 3.16 puts
+/* After the reply: did it name the backing file?  (libfuse >= 3.17 puts
  * fi->backing_id in itself.) */
 static bool pt_reply_patched(void)
 {
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 17)
 	return true;
 #else
 	return tls_patched;
@@ -595,6 +597,16 @@ static void pt_set_off(const char *why)
 	__atomic_store_n(&pt.state, PT_OFF, __ATOMIC_RELEASE);
 }
 
+static void pt_say_state(void)
+{
+	if (pt_on())
+		rfs_log("notice", "passthrough on: reads, writes and mmap of "
+				  "open files go straight to SOURCE");
+	else
+		rfs_log("notice", "passthrough off: %s", pt.reason);
+}
+
+#if FUSE_VERSION < FUSE_MAKE_VERSION(3, 17)
 static ssize_t pt_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	const struct fuse_in_header *h = buf;
@@ -692,15 +704,6 @@ static void pt_patch_open(struct iovec *iov, int count)
 	tls_patched = true;
 }
 
-static void pt_say_state(void)
-{
-	if (pt_on())
-		rfs_log("notice", "passthrough on: reads, writes and mmap of "
-				  "open files go straight to SOURCE");
-	else
-		rfs_log("notice", "passthrough off: %s", pt.reason);
-}
-
 static ssize_t pt_io_writev(int fd, struct iovec *iov, int count,
 			    void *userdata)
 {
@@ -743,6 +746,8 @@ static ssize_t pt_io_splice(int fdin, off_t *offin, int fdout, off_t *offout,
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
+#endif /* libfuse < 3.17: custom I/O */
+
 /* Is CAP_SYS_ADMIN in the effective set? */
 static bool pt_cap_sys_admin(void)
 {
@@ -779,7 +784,7 @@ int pt_session_setup(struct fuse_session *se, unsigned long open_files_limit)
 		pt_say_state();
 		return 0;
 	}
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 17)
 	/* libfuse's own API: pt_init asks for it */
 	return 0;
 #else
@@ -806,10 +811,10 @@ int pt_session_setup(struct fuse_session *se, unsigned long open_files_limit)
 void pt_init(struct fuse_conn_info *conn)
 {
 	(void)conn;
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 17)
 	if (pt.opt_off)
 		return;
-	if (!(conn->capable & FUSE_CAP_PASSTHROUGH))
+	if (!fuse_get_feature_flag(conn, FUSE_CAP_PASSTHROUGH))
 		pt_set_off("the kernel does not offer it (needs Linux 6.9 "
 			   "with CONFIG_FUSE_PASSTHROUGH)");
 	else if (!pt.have_cap)
@@ -821,7 +826,10 @@ void pt_init(struct fuse_conn_info *conn)
 		pt_say_state();
 		return;
 	}
-	conn->want |= FUSE_CAP_PASSTHROUGH;
+	fuse_set_feature_flag(conn, FUSE_CAP_PASSTHROUGH);
+	/* see "setuid/setgid" at the top */
+	if (fuse_set_feature_flag(conn, FUSE_CAP_HANDLE_KILLPRIV_V2))
+		pt.killpriv_v2 = true;
 	conn->max_backing_stack_depth = PT_STACK_DEPTH;
 	pt.reason = "";
 	__atomic_store_n(&pt.state, PT_ON, __ATOMIC_RELEASE);
@@ -860,7 +868,7 @@ void pt_stats_emit(struct rfs_emit *e)
 		     s == PT_ON	   ? "on"
 		     : s == PT_OFF ? "off"
 				   : "pending");
-#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 16)
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 17)
 	rfs_emit_str(e, "route", "libfuse API");
 #else
 	rfs_emit_str(e, "route",

@@ -39,7 +39,7 @@ bool pt_parse_opt(const char *name, const char *value);
  */
 int pt_session_setup(struct fuse_session *se, unsigned long open_files_limit);
 
-/* From rfs_init (INIT): records what was negotiated (libfuse >= 3.16 also
+/* From rfs_init (INIT): records what was negotiated (libfuse >= 3.17 also
  * asks for passthrough here).  INIT's worker thread. */
 void pt_init(struct fuse_conn_info *conn);
 
