@@ -180,6 +180,13 @@ struct pt_inode {
 #define PT_HASH 4096
 static pthread_mutex_t pt_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pt_inode *pt_hash[PT_HASH]; /* pt_lock */
+/*
+ * Per hash slot, how many inodes of it have a backing id: written under
+ * pt_lock (atomically), read without it by pt_getattr, so that GETATTR
+ * takes no lock.  A slot shared with an active inode only costs a
+ * refresh of the attributes.
+ */
+static unsigned pt_active[PT_HASH];
 /* per backing fd (fi->fh) of a tracked open: PT_FD_* (pt_lock) */
 enum { PT_FD_NONE, PT_FD_CACHED, PT_FD_PT };
 static unsigned char *pt_fdmode;  /* pt_lock */
@@ -242,9 +249,14 @@ bool pt_parse_opt(const char *name, const char *value)
 
 /* ---- the per-inode table (all under pt_lock) ------------------------------ */
 
+static unsigned pt_slot(uint64_t nodeid)
+{
+	return (unsigned)((nodeid ^ (nodeid >> 12)) % PT_HASH);
+}
+
 static struct pt_inode **pt_bucket(uint64_t nodeid)
 {
-	return &pt_hash[(nodeid ^ (nodeid >> 12)) % PT_HASH];
+	return &pt_hash[pt_slot(nodeid)];
 }
 
 static struct pt_inode *pt_find(uint64_t nodeid, bool create)
@@ -301,15 +313,18 @@ static int pt_set_fdmode(int fd, unsigned char mode)
 	return 0;
 }
 
-static void pt_backing_close(int id)
+/* Close the backing id of @e (once: it is zeroed).  Under pt_lock. */
+static void pt_backing_close(struct pt_inode *e)
 {
-	uint32_t v = (uint32_t)id;
+	uint32_t v = (uint32_t)e->backing_id;
 
 	if (ioctl(pt.devfd, PT_IOC_BACKING_CLOSE, &v) < 0) {
 		PTS_INC(close_errors);
-		rfs_warn("passthrough: closing backing id %d: %s", id,
+		rfs_warn("passthrough: closing backing id %u: %s", v,
 			 strerror(errno));
 	}
+	e->backing_id = 0;
+	__atomic_sub_fetch(&pt_active[pt_slot(e->nodeid)], 1, __ATOMIC_RELEASE);
 	PTS_INC(closed);
 	PTS_DEC(backing_now);
 	pt_nbacking--;
@@ -413,6 +428,8 @@ static int pt_open(uint64_t ino, int fd)
 			e->backing_id = id;
 			e->n_pt = 1;
 			pt_nbacking++;
+			__atomic_add_fetch(&pt_active[pt_slot(ino)], 1,
+					   __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&pt_lock);
 			PTS_INC(registered);
 			PTS_INC(backing_now);
@@ -461,8 +478,7 @@ void pt_release(uint64_t ino, int fd)
 	}
 	if (mode == PT_FD_PT) {
 		if (e->n_pt && --e->n_pt == 0 && e->backing_id > 0) {
-			pt_backing_close(e->backing_id);
-			e->backing_id = 0;
+			pt_backing_close(e);
 			closed = true;
 		}
 	} else if (e->n_cached) {
@@ -477,16 +493,10 @@ void pt_release(uint64_t ino, int fd)
 
 void pt_getattr(uint64_t ino)
 {
-	struct pt_inode *e;
-	bool active;
-
-	if (!PTS_LD(backing_now))
-		return;
-	pthread_mutex_lock(&pt_lock);
-	e = pt_find(ino, false);
-	active = e && e->n_pt > 0;
-	pthread_mutex_unlock(&pt_lock);
-	if (active)
+	/* no lock: a backing id opened just now is for an open whose
+	 * reply has not reached the kernel yet (nothing written through
+	 * it); one closed just now leaves attributes that RELEASE drops */
+	if (__atomic_load_n(&pt_active[pt_slot(ino)], __ATOMIC_ACQUIRE))
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
 }
 
@@ -532,10 +542,8 @@ static void pt_demote(uint64_t ino, int fd)
 	    e->n_pt) {
 		pt_fdmode[fd] = PT_FD_CACHED;
 		e->n_cached++;
-		if (--e->n_pt == 0 && e->backing_id > 0) {
-			pt_backing_close(e->backing_id);
-			e->backing_id = 0;
-		}
+		if (--e->n_pt == 0 && e->backing_id > 0)
+			pt_backing_close(e);
 	}
 	pthread_mutex_unlock(&pt_lock);
 	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
@@ -849,7 +857,7 @@ void pt_fini(void)
 		for (e = pt_hash[i]; e; e = next) {
 			next = e->next;
 			if (e->backing_id > 0 && pt.devfd >= 0)
-				pt_backing_close(e->backing_id);
+				pt_backing_close(e);
 			free(e);
 		}
 		pt_hash[i] = NULL;
