@@ -84,8 +84,10 @@
  * and the counters marked (pt_lock); it is held across the BACKING_OPEN
  * and BACKING_CLOSE ioctls (short, non-blocking in practice) so that two
  * opens of one inode cannot register two ids.  Never taken inside an RCU
- * read section, and nothing else is taken under it except the dcache
- * call in pt_release, which happens after it is dropped.  The state
+ * read section; nothing else is taken under it (the dcache calls of
+ * pt_release and pt_getattr come after it is dropped, or without it).
+ * GETATTR takes no lock: pt_active, per hash slot, counts the inodes
+ * with a backing id (atomics written under pt_lock).  The state
  * (pt.state, pt.reason) is written by the INIT worker before any other
  * request exists and read after; the statistics are relaxed atomics.
  */
