@@ -27,14 +27,6 @@ struct dentry;
 struct dc_inode;
 struct dc_attr;
 
-/*
- * Called once per readdir entry.  @attr is NULL when the backend does not
- * know the attributes cheaply.  Return 0 to continue, 1 to stop without
- * error (buffer full), or a negative errno to abort the listing.
- */
-typedef int (*dc_filldir_t)(void *ctx, const char *name, size_t len,
-			    const struct dc_attr *attr);
-
 struct dc_backend_ops {
 	/*
 	 * Look up @name (@len bytes, no '/' or NUL, not "." or "..") in the
@@ -55,14 +47,6 @@ struct dc_backend_ops {
 	 */
 	ssize_t (*readlink)(void *backend, struct dentry *d, char *buf,
 			    size_t size);
-
-	/*
-	 * List the directory @dir from position @pos (0 = start), calling
-	 * @fill for each entry other than "." and "..".  Returns the position
-	 * after the last entry passed to @fill (>= 0) or a negative errno.
-	 */
-	off_t (*readdir)(void *backend, struct dentry *dir, off_t pos,
-			 dc_filldir_t fill, void *ctx);
 
 	/*
 	 * Optional.  Called once when an inode's memory is released, so the

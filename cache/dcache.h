@@ -43,11 +43,14 @@
  * and stores nothing to shared memory: it is answered inside one RCU read
  * section from copies validated by sequence counts.
  *
- * Context paragraph.  Unless a function says otherwise, it must be called by
- * a registered thread, OUTSIDE any RCU read section, holding no dcache lock;
- * it may block (backend calls, sleeping locks), and returns 0 or a negative
- * errno.  Functions marked "RCU-safe" may also be called inside a read
- * section.
+ * Contracts.  Every function below ends with its own context paragraph:
+ * whether it may (or must) run inside an RCU read section, whether the
+ * thread must be registered, what it may block on (backend calls, the
+ * cache's sleeping locks, another thread's lookup of the same name), and
+ * whether it waits for an RCU grace period.  "Outside RCU" means the
+ * calling thread is in no RCU read section (cache_debug builds assert it
+ * in every put).  No function is entered, or returns, holding a dcache
+ * lock; none takes a lock of the caller's.  Errors are negative errnos.
  */
 #ifndef RCUFS_CACHE_DCACHE_H
 #define RCUFS_CACHE_DCACHE_H
@@ -88,7 +91,11 @@ struct dc_attr {
 	int64_t ctime_sec, ctime_nsec;
 };
 
-/* Conversions to and from struct stat.  RCU-safe, never block. */
+/*
+ * Conversions to and from struct stat (fields not in the other struct are
+ * zeroed).  Pure functions: any thread, any context (inside an RCU read
+ * section too); never block.
+ */
 void dc_attr_from_stat(struct dc_attr *a, const struct stat *st);
 void dc_attr_to_stat(const struct dc_attr *a, struct stat *st);
 
@@ -149,31 +156,58 @@ struct dcache_config {
 /* ---- lifetime and threads ---------------------------------------------- */
 
 /*
- * Create a dcache.  The calling thread must be registered.  On success
- * *out holds the cache and its root (node id DC_ROOT_ID).
+ * Create a dcache: its tables, its root (node id DC_ROOT_ID, from
+ * cfg->root_attr), the table-grower thread and, with cfg->shrinker_thread,
+ * the shrinker.  0 and *out, or -EINVAL (cfg->ops without lookup or
+ * getattr, a root that is not a directory), -ENOMEM, or the errno of a
+ * failed thread start (*out NULL, nothing left behind).
+ *
+ * Registers the calling thread (dcache_thread_enter) if it was not.  Call
+ * outside RCU; may block (allocations, thread creation); no grace period.
  */
 int dcache_new(const struct dcache_config *cfg, struct dcache **out);
 
 /*
- * Destroy a dcache.  All other threads must have stopped using it and all
- * references (dentries, inodes, results) must have been put.  Waits for
- * pending RCU callbacks.  Accepts NULL.
+ * Destroy a dcache (NULL: nothing).  Every other thread must have stopped
+ * using it and every reference it handed out (dentries, inodes, kernel
+ * lookup counts) must be gone or abandoned.  Stops its threads; calls the
+ * backend's release op for inodes with private data.
+ *
+ * Registered thread, outside RCU: waits for grace periods and for every
+ * queued RCU callback (synchronize_rcu, rcu_barrier), so it blocks as long
+ * as the slowest read section in the process.
  */
 void dcache_free(struct dcache *dc);
 
 /*
- * Register / unregister the calling thread (RCU reader registration and
- * per-thread statistics).  dcache_thread_enter is idempotent; exit folds
- * the thread's counters into the totals.  Must not be called inside an RCU
- * read section.
+ * Register the calling thread: as an RCU reader (liburcu memb flavour) and
+ * with a statistics block of its own.  Idempotent.  Outside RCU (the
+ * thread cannot be in one yet); takes the statistics lock briefly; no
+ * grace period.
  */
 void dcache_thread_enter(void);
+
+/*
+ * Unregister the calling thread (no-op if it is not): its counters are
+ * folded into the totals.  Outside RCU (asserted); takes the statistics
+ * lock briefly; no grace period.
+ */
 void dcache_thread_exit(void);
+
+/* Whether the calling thread is registered.  Any context; never blocks. */
 bool dcache_thread_registered(void);
 
-/* Enter / leave an RCU read section (for tools and tests). Never block. */
+/*
+ * Enter / leave an RCU read section of the cache's flavour (tools and
+ * tests that hold what a lookup returned without a reference).  Sections
+ * nest.  Registered thread; never block.  Inside one, call only what is
+ * said to be allowed there.
+ */
 void dcache_read_lock(void);
 void dcache_read_unlock(void);
+
+/* Whether the calling thread is inside an RCU read section.  Registered
+ * thread, any context; never blocks. */
 bool dcache_in_read_section(void);
 
 /* ---- the fast path: lookups that copy answers out ------------------------ */
@@ -190,15 +224,32 @@ bool dcache_in_read_section(void);
  * cache), -ESTALE (the object changed while the backend was asked about
  * it: its name went away or now holds another object; asking again looks
  * afresh, as the kernel's retry on -ESTALE does), or a backend error.
- * The walk first tries RCU mode with a
- * hand-over-hand sequence ladder; on a miss it legitimizes (references
- * first, then re-validation) and continues in ref-walk mode; if that fails
- * it restarts once in ref-walk from the start.
+ * The walk first tries RCU mode with a hand-over-hand sequence ladder; on a
+ * miss it legitimizes (references first, then re-validation) and continues
+ * in ref-walk mode; if that fails it restarts once in ref-walk from the
+ * start.
+ *
+ * Registered thread, outside RCU (asserted: the walk opens its own read
+ * section), no dcache lock.  A hit opens one read section and takes no
+ * lock, no reference and stores nothing shared (unless DC_WANT_KREF or
+ * DC_WANT_DENTRY).  A miss may block: the backend's lookup, getattr or
+ * readlink, the cache's sleeping locks, or a wait for another thread's
+ * lookup of the same name; DC_CACHED never calls the backend nor waits
+ * for another lookup, and in RCU mode takes no lock.  Never waits for a
+ * grace period.  Orders: the answer reflects every write-through and
+ * invalidation that returned before the call began.  Returns, on success,
+ * the references asked for: res->dentry (DC_WANT_DENTRY, release with
+ * dentry_put) and one kernel lookup count (DC_WANT_KREF, release with
+ * dcache_forget).
  */
 int dcache_walk(struct dcache *dc, const char *path, unsigned flags,
 		struct dc_result *res);
 
-/* The same, from @start (a referenced directory dentry). */
+/*
+ * As dcache_walk, from @start instead of the root: a directory dentry the
+ * caller holds a reference on (kept; the walk takes its own).  Same
+ * context, blocking, ordering and references as dcache_walk.
+ */
 int dcache_walk_at(struct dcache *dc, struct dentry *start, const char *path,
 		   unsigned flags, struct dc_result *res);
 
@@ -206,23 +257,39 @@ int dcache_walk_at(struct dcache *dc, struct dentry *start, const char *path,
  * Look up one @name in the directory with node id @parent (FUSE LOOKUP).
  * @name must be 1..DC_NAME_MAX bytes with no '/' and not "." or ".."
  * (-EINVAL; -ENAMETOOLONG when longer).  -ESTALE for an unknown @parent,
- * -ENOTDIR when it is not a directory.  Otherwise as dcache_walk.
+ * -ENOTDIR when it is not a directory.  Otherwise as dcache_walk: the
+ * same flags, context (registered, outside RCU, no dcache lock), blocking
+ * (only on a miss; never with DC_CACHED's backend or in-lookup waits),
+ * ordering and returned references; no grace period.
  */
 int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
 		  unsigned flags, struct dc_result *res);
 
 /*
- * Attributes of node @nodeid (FUSE GETATTR, ACCESS).  Answered in RCU with
- * no reference when cached and valid; otherwise (unless DC_CACHED, which
- * returns -EAGAIN) refreshed from the backend.  -ESTALE for unknown ids.
+ * Attributes of node @nodeid into @attr (FUSE GETATTR, ACCESS).  Flags:
+ * DC_CACHED, DC_FORCE_REF, DC_FOR_ACCESS (the others are ignored).  0, or
+ * -ESTALE (unknown id, or no dentry left to ask the backend through),
+ * -EAGAIN (DC_CACHED, not cached and valid), or a backend error.
+ *
+ * Registered thread, outside RCU (asserted), no dcache lock.  A valid
+ * cached answer is copied inside one read section of its own, with no
+ * lock and no reference.  Otherwise (not with DC_CACHED) it asks the
+ * backend's getattr through one of the inode's dentries and may block on
+ * it and on the cache's sleeping locks.  No grace period; returns no
+ * reference.  Orders as dcache_walk.
  */
 int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
 		   struct dc_attr *attr);
 
 /*
  * Symlink target of @nodeid into @buf as readlink(2) fills it (at most
- * @size bytes, a NUL only when there is room).  Returns the target's full length, -EINVAL if not a symlink,
- * -ESTALE, -EAGAIN (DC_CACHED, not cached), or a backend error.
+ * @size bytes, a NUL only when there is room).  Returns the target's full
+ * length, -EINVAL if not a symlink, -ESTALE, -EAGAIN (DC_CACHED, not
+ * cached), -ENOMEM, -ENAMETOOLONG (a target over 1 MiB), or a backend
+ * error.  DC_FORCE_REF skips the cached copy.
+ *
+ * Context, blocking and ordering as dcache_getattr (the backend op is
+ * readlink); no grace period; returns no reference.
  */
 ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 			char *buf, size_t size);
@@ -230,8 +297,11 @@ ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
 /*
  * Tests only: count @n kernel lookup references on @nodeid at once, as @n
  * DC_WANT_KREF lookups would (so a test reaches counts such as 2^32
- * without making that many calls).  -ESTALE for an unknown id.  Context
- * as the paragraph above (not in RCU, no lock; never blocks for long).
+ * without making that many calls).  -ESTALE for an unknown id.
+ *
+ * Registered thread, outside RCU, no dcache lock; may sleep briefly on the
+ * inode-table lock or the inode's lock; never calls the backend; no grace
+ * period.  Release the counts with dcache_forget.
  */
 int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n);
 
@@ -240,30 +310,37 @@ int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n);
  * of a DC_WANT_KREF result whose reply failed).  The count is 64-bit, as
  * the kernel's: any number of lookups and any @nlookup are counted
  * exactly.  Returns -ESTALE for an unknown id and -EINVAL (dropping what
- * is there) when @nlookup exceeds the count.  May free the inode.
+ * is there) when @nlookup exceeds the count.
+ *
+ * Registered thread, outside RCU, no dcache lock.  May sleep briefly on
+ * the cache's locks; when this drops the inode's last reference it is
+ * unhashed, the backend's release op runs in this thread, and its memory
+ * is freed after a grace period by call_rcu (never waited for here).
  */
 int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup);
-
-/*
- * List directory @nodeid from @pos through the backend.  When the backend
- * supplies attributes, each entry is also cached (as dcache_instantiate
- * would, without a kernel reference).  Returns the next position or a
- * negative errno.
- */
-off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
-		     dc_filldir_t fill, void *ctx);
 
 /* ---- write-through mutations (after the backend change succeeded) -------- */
 
 /*
  * @name now exists in @parent with attributes @attr (create, mkdir, mknod,
- * symlink, link, readdirplus).  A negative or different cached entry is
+ * symlink, link).  A negative or different cached entry is
  * replaced.  With DC_WANT_KREF counts a kernel reference; @res may be NULL
  * otherwise.  @link (may be NULL) is the symlink target to cache.  When
  * @parent is alive but the cache holds no dentry for it (all invalidated),
  * the inode and @res are made but no entry is cached (-ESTALE with
  * DC_WANT_DENTRY); dcache_remove and dcache_inval_entry then return
- * -ENOENT (nothing cached).
+ * -ENOENT (nothing cached).  Also -EINVAL (a bad @name, or DC_WANT_KREF or
+ * DC_WANT_DENTRY without @res), -ENAMETOOLONG, -ESTALE (unknown @parent),
+ * -ENOTDIR, -ENOMEM, -EAGAIN (kept losing races; nothing counted).
+ *
+ * Call after the backend change succeeded, from a registered thread,
+ * outside RCU, no dcache lock.  Never calls the backend, but may block on
+ * the cache's sleeping locks and wait for another thread's lookup of the
+ * same name to finish.  No grace period.  Orders: advances the attribute
+ * epoch first, so a backend answer read before this call can no longer
+ * overwrite what it caches, and a lookup that begins after it returns
+ * sees the entry.  @parent's attributes are invalidated (mtime changed).
+ * Returns in @res the references asked for (as dcache_walk).
  */
 int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		       const struct dc_attr *attr, const char *link,
@@ -272,8 +349,14 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 /*
  * @name was removed from @parent (unlink, rmdir): a cached positive entry
  * turns negative in place (its inode's attributes are invalidated: nlink
- * changed) and the parent's attributes are invalidated.  -ENOENT when the
- * name was not cached (nothing to do).
+ * changed) and the parent's attributes are invalidated; a removed
+ * directory's cached children are unhashed.  -ENOENT when the name was not
+ * cached (nothing to do), -EINVAL / -ENAMETOOLONG for a bad @name,
+ * -ESTALE / -ENOTDIR for @parent.
+ *
+ * Call after the backend removal succeeded; context, blocking (no backend
+ * call; the cache's locks, another thread's in-lookup) and ordering as
+ * dcache_instantiate; no grace period; takes no reference it keeps.
  */
 int dcache_remove(struct dcache *dc, uint64_t parent, const char *name);
 
@@ -297,15 +380,38 @@ enum {
  * exchange to the end of this call.  The kernel's parent directory locks
  * are not enough: a revalidating lookup takes none (the daemon holds its
  * own rfs_exchange_lock for this, fs/LOCKING.md).
+ *
+ * Also -EINVAL / -ENAMETOOLONG for a bad name, -ENOTDIR for a parent that
+ * is not a directory, -ENOMEM; a parent with no cached dentry left is no
+ * error: whatever is cached of either name is dropped, and 0.  Registered thread, outside RCU (asserted), no dcache lock.
+ * Never calls the backend; takes the rename lock, then both parents' and
+ * both dentries' locks, so it may block behind another rename or a lock
+ * holder.  No grace period: the old names and hash nodes are freed by
+ * call_rcu.  Orders: advances the attribute epoch first (as
+ * dcache_instantiate); a walk that begins after it returns sees the new
+ * names, and dentry_path readers never see a half-done move.
  */
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 		  uint64_t newparent, const char *newname, unsigned flags);
 
-/* New attributes of @nodeid (setattr, write, anything that changed it). */
+/*
+ * New attributes of @nodeid (setattr, write, anything that changed it),
+ * written through.  0, -ESTALE (unknown id), -EINVAL (@attr is another
+ * object: its dev, ino or type differ).  Registered thread, outside RCU,
+ * no dcache lock; sleeps briefly on the inode's lock; never calls the
+ * backend; no grace period.  Orders: advances the attribute epoch, so an
+ * older backend answer cannot overwrite @attr; a getattr that begins
+ * after it returns sees @attr.
+ */
 int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 		   const struct dc_attr *attr);
 
-/* New symlink target of @nodeid (@len bytes). */
+/*
+ * New symlink target of @nodeid (@len bytes), written through.  0,
+ * -ESTALE, -EINVAL (not a symlink), -ENOMEM.  Context, blocking and
+ * ordering as dcache_setattr; the old target is freed by call_rcu (no
+ * grace period waited for).
+ */
 int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 		    size_t len);
 
@@ -320,8 +426,16 @@ enum dc_inval_src {
 	DC_SRC_NR
 };
 
-/* Unhash (@parent, @name) and everything cached below it. -ENOENT if not
- * cached. */
+/*
+ * Unhash (@parent, @name) and everything cached below it (an in-lookup
+ * entry too: its answer may predate the change).  0, -ENOENT (not cached,
+ * or a live @parent with nothing cached under it), -EINVAL (bad @src or
+ * @name), -ENAMETOOLONG, -ESTALE / -ENOTDIR for @parent.  Registered
+ * thread, outside RCU, no dcache lock; never calls the backend; may block
+ * on the cache's sleeping locks; no grace period.  Orders: advances the
+ * attribute epoch first; a lookup that begins after it returns asks the
+ * backend.  Dentries still referenced live on, unhashed, until put.
+ */
 int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 		       enum dc_inval_src src);
 
@@ -330,22 +444,34 @@ enum {
 	DC_INVAL_LINK = 1u << 1,
 };
 
-/* Forget the cached attributes and/or link target of @nodeid. */
+/*
+ * Forget the cached attributes (DC_INVAL_ATTR) and/or link target
+ * (DC_INVAL_LINK) of @nodeid: their next use asks the backend.  0,
+ * -ESTALE (unknown id), -EINVAL (bad @what or @src).  Registered thread,
+ * outside RCU, no dcache lock; sleeps briefly on the inode's lock; never
+ * calls the backend; no grace period.  Orders as dcache_setattr.
+ */
 int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 		       enum dc_inval_src src);
 
 /*
  * Change the validity periods of what is cached from now on (as in
  * struct dcache_config; what is cached already keeps its expiry: call
- * dcache_inval_all() too to shorten it).  Any thread, any context.
+ * dcache_inval_all() too to shorten it).  Any thread, registered or not,
+ * any context (an RCU read section too); relaxed stores, never blocks:
+ * another thread's next caching may still use the old periods.
  */
 void dcache_set_ttls(struct dcache *dc, uint64_t entry_ns, uint64_t neg_ns,
 		     uint64_t attr_ns);
 
 /*
  * Call @fn(@ctx, nodeid, nlookup) for every cached inode (a snapshot: ones
- * created meanwhile may be missed).  @fn runs outside RCU with no dcache
- * lock held.  Must not be called inside RCU.
+ * created meanwhile may be missed; without memory for the snapshot every
+ * node id handed out so far is tried).  @fn runs in the calling thread,
+ * outside RCU with no dcache lock held, and may use the cache.
+ *
+ * Registered thread, outside RCU (asserted), no dcache lock; blocks for as
+ * long as @fn does, and briefly on the cache's locks; no grace period.
  */
 void dcache_for_each_inode(struct dcache *dc,
 			   void (*fn)(void *ctx, uint64_t nodeid,
@@ -356,7 +482,13 @@ void dcache_for_each_inode(struct dcache *dc,
  * Make every cached entry and attribute expire now, without unhashing
  * anything: each is revalidated with the backend at its next use, and
  * lookups under directories the kernel holds by node id keep working
- * (what a lost-events watcher needs).  Must not be called inside RCU.
+ * (what a lost-events watcher needs).  A bad @src counts as DC_SRC_USER.
+ *
+ * Registered thread, outside RCU, no dcache lock; one read section over
+ * the whole dentry table, then every inode's lock in turn (so it takes
+ * time in proportion to the cache); never calls the backend; no grace
+ * period.  Orders: advances the attribute epoch first, so a backend
+ * answer read before the call cannot make anything valid again.
  */
 void dcache_expire_all(struct dcache *dc, enum dc_inval_src src);
 
@@ -371,7 +503,10 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src);
  * *before* the backend removal: after it, another thread's new object may
  * already have been given the freed number and found this inode.  Returns
  * the node id taken out (0: no inode had that key), for dcache_rekey when
- * the removal failed.  Takes the inode-table lock; not in RCU.
+ * the removal failed.
+ *
+ * Registered thread, outside RCU, no dcache lock; takes the inode-table
+ * lock (briefly); never calls the backend; no grace period.
  */
 uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
 
@@ -391,8 +526,14 @@ uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
  */
 void dcache_rekey(struct dcache *dc, uint64_t nodeid);
 
-/* Unhash every cached entry below the root (SOURCE lost; the watcher's
- * overflow uses dcache_expire_all, which keeps directories reachable). */
+/*
+ * Unhash every cached entry below the root, and forget every inode's
+ * attributes and link target (SOURCE lost; the watcher's overflow uses
+ * dcache_expire_all, which keeps directories reachable).  A bad @src
+ * counts as DC_SRC_USER.  Registered thread, outside RCU, no dcache lock;
+ * takes every dentry's and inode's lock in turn; never calls the backend;
+ * no grace period.  Orders: advances the attribute epoch first.
+ */
 void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
 
 /* ---- shrinking -------------------------------------------------------------- */
@@ -402,115 +543,21 @@ void dcache_inval_all(struct dcache *dc, enum dc_inval_src src);
  * used since it entered the LRU gets a second chance).  A dentry is
  * unused when nothing references it, it has no cached children and its
  * inode has no kernel references and no other holder.  Returns how many
- * were evicted.  Applies the pending-free back-pressure.
+ * were evicted.
+ *
+ * Registered thread, outside RCU (asserted), no dcache lock.  Applies the
+ * pending-free back-pressure: when more objects than max_pending_frees
+ * await their grace period it first waits for them (rcu_barrier), which
+ * lasts at least one grace period.  Takes the LRU lock and dentry locks
+ * (only trylocks under the LRU lock); evicted memory is freed by call_rcu.
+ * Never calls the backend, except the release op of inodes it frees.
  */
 size_t dcache_shrink(struct dcache *dc, size_t nr);
 
-/* ---- objects ------------------------------------------------------------------ */
+/* The counters: dcache_stats() and its structure. */
+#include "dcache_stats.h"
 
-/*
- * A referenced inode whose backing key is (@dev, @ino), or NULL when none
- * is cached.  Takes the inode table lock: for cold paths (the change
- * watcher), not for request handlers.  Must not be called inside RCU.
- */
-struct dc_inode *dcache_inode_find(struct dcache *dc, uint64_t dev,
-				   uint64_t ino);
-/*
- * "This inode has no extended attributes", the answer to most getxattr
- * calls of ls -l.  dcache_epoch() before asking the backend; then
- * dcache_set_noxattr(nodeid, that epoch) records the answer unless the
- * inode was changed or invalidated meanwhile (returns 1 if recorded, 0
- * if not, -ESTALE).  dcache_noxattr() is true while the cached attributes
- * are valid and still carry the ctime the answer was seen with: any
- * attribute invalidation, or a refresh showing a new ctime (an xattr
- * change sets ctime), ends it.  dcache_noxattr takes no lock and makes no
- * call (RCU, i_seq); the others must not be called inside RCU.
- */
-uint64_t dcache_epoch(struct dcache *dc);
-int dcache_set_noxattr(struct dcache *dc, uint64_t nodeid, uint64_t since);
-bool dcache_noxattr(struct dcache *dc, uint64_t nodeid);
-
-/* A referenced inode for @nodeid, or NULL (unknown id). */
-struct dc_inode *dcache_inode_get(struct dcache *dc, uint64_t nodeid);
-/* Release an inode reference.  Accepts NULL.  Must not be called in RCU. */
-void dc_inode_put(struct dc_inode *inode);
-/* RCU-safe accessors of immutable fields (caller holds a reference). */
-uint64_t dc_inode_nodeid(const struct dc_inode *inode);
-uint64_t dc_inode_generation(const struct dc_inode *inode);
-void dc_inode_key(const struct dc_inode *inode, uint64_t *dev, uint64_t *ino);
-/* The object's type (mode & S_IFMT); immutable. */
-mode_t dc_inode_type(const struct dc_inode *inode);
-/* Current kernel lookup count (atomic read; for tests and statistics). */
-uint64_t dc_inode_nlookup(const struct dc_inode *inode);
-/* Backend's private pointer.  set returns the winner when already set. */
-void *dc_inode_private(const struct dc_inode *inode);
-void *dc_inode_set_private(struct dc_inode *inode, void *private);
-/* A referenced hashed dentry naming @inode, or NULL. */
-struct dentry *dc_inode_alias(struct dc_inode *inode);
-
-/* Take / release a dentry reference (the caller owns one already).  Both
- * must not be called inside an RCU read section (put is asserted with
- * cache_debug: a final put may free); put accepts NULL. */
-struct dentry *dentry_get(struct dentry *d);
-void dentry_put(struct dentry *d);
-/* The referenced inode of @d, or NULL for a negative dentry. */
-struct dc_inode *dentry_inode(struct dentry *d);
-/* The referenced parent of @d (the root is its own parent). */
-struct dentry *dentry_parent(struct dentry *d);
-/* Copy @d's current name into @buf (DC_NAME_MAX + 1 bytes); its length. */
-size_t dentry_name_copy(struct dentry *d, char *buf);
-/*
- * @d's path relative to the root ("" for the root) into @buf, consistent
- * against concurrent renames.  Its length, -ENAMETOOLONG when it does not
- * fit, -ENOENT when @d is no longer hashed.
- */
-ssize_t dentry_path(struct dentry *d, char *buf, size_t size);
-bool dentry_is_negative(struct dentry *d);
-
-/* ---- statistics ---------------------------------------------------------------- */
-
-enum dc_op {
-	DC_OP_LOOKUP,
-	DC_OP_GETATTR,
-	DC_OP_ACCESS,
-	DC_OP_READLINK,
-	DC_OP_WALK,
-	DC_OP_NR
-};
-
-enum dc_be_op {
-	DC_BE_LOOKUP,
-	DC_BE_GETATTR,
-	DC_BE_READLINK,
-	DC_BE_READDIR,
-	DC_BE_NR
-};
-
-struct dcache_stats {
-	/* Per-thread counters, summed on read. */
-	uint64_t hits[DC_OP_NR];       /* answered inside RCU */
-	uint64_t slow[DC_OP_NR];       /* needed references or the backend */
-	uint64_t neg_hits;	       /* negative answers from the cache */
-	uint64_t legit_ok, legit_fail; /* RCU -> ref transitions */
-	uint64_t refwalk_restarts;     /* walks redone in ref mode from start */
-	uint64_t backend_calls[DC_BE_NR];
-	uint64_t backend_errors; /* errors other than -ENOENT */
-	uint64_t inlookup_waits; /* waited for another thread's miss */
-	uint64_t invalidations[DC_SRC_NR];
-	uint64_t evictions;
-	uint64_t rcu_barriers; /* back-pressure waits */
-	/* Gauges of this dcache. */
-	uint64_t dentries, negative_dentries, inodes, lru;
-	uint64_t pending_frees; /* objects awaiting a grace period */
-	uint64_t bytes;		/* memory of dentries, names, inodes */
-	/* Hash tables: buckets asked for (the grower may still be on its
-	 * way there) and cds_lfht_resize calls made so far. */
-	uint64_t dentry_buckets, inode_buckets;
-	uint64_t table_resizes;
-};
-
-/* Fill @st.  Thread counters are process-wide; gauges are @dc's.  Never
- * blocks for long; may be called from any registered thread. */
-void dcache_stats(struct dcache *dc, struct dcache_stats *st);
+/* References to dentries and inodes, and their accessors. */
+#include "dcache_obj.h"
 
 #endif /* RCUFS_CACHE_DCACHE_H */

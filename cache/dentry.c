@@ -1,15 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache/dentry.c - dentries: names, the (parent, name) hash, the RCU lookup,
- * positive/negative transitions, puts, killing and invalidation.
- *
- * Kill order (DESIGN.md §5): the killer marks the dentry dead under its
- * d_lock (that transition elects the one owner), drops d_lock, takes the
- * parent's d_lock and then the dentry's again, unhashes it (cds_lfht_del;
- * it may already be unhashed), bumps d_seq, clears d_inode inside a d_seq
- * write section and unlinks it from the parent; after unlocking it drops
- * the alias and the inode reference, frees with call_rcu, and hands the
- * parent back to the caller to put (iteratively, never recursively).
+ * cache/dentry.c - dentries: names, allocation, the (parent, name) hash
+ * and its RCU and ref-mode lookups, in-lookup placeholders, accessors.
+ * Turning positive or negative is alias.c's; puts, kills and invalidation
+ * are dput.c's.
  */
 #include "dcache_i.h"
 
@@ -19,6 +13,20 @@
 #include <unistd.h>
 
 /* ---- names and hashing ---- */
+
+/* The single name of a LOOKUP, CREATE, ... (dentry_i.h). */
+int dc_check_name(const char *name, size_t *len)
+{
+	size_t n = strnlen(name, DC_NAME_MAX + 1);
+
+	if (n > DC_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!n || dc_is_dot(name, n) || dc_is_dotdot(name, n) ||
+	    memchr(name, '/', n))
+		return -EINVAL;
+	*len = n;
+	return 0;
+}
 
 struct dc_name *dc_name_new(const char *name, size_t len)
 {
@@ -130,7 +138,7 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	return d;
 }
 
-static void d_free_mem(struct dentry *d)
+void d_free_unused(struct dentry *d)
 {
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
@@ -151,26 +159,6 @@ static void d_free_mem(struct dentry *d)
 		free(n);
 	}
 	dc_slab_free(&dc->dentry_slab, d);
-}
-
-/* Free a dentry that was never visible to anyone else (or at teardown). */
-void d_free_unused(struct dentry *d)
-{
-	d_free_mem(d);
-}
-
-/* call_rcu callback: liburcu's call_rcu thread runs it after a grace
- * period, outside any read section, holding no dcache lock; it frees. */
-static void d_free_rcu(struct rcu_head *head)
-{
-	struct dentry *d = caa_container_of(head, struct dentry, d_rcu);
-	struct dcache *dc;
-
-	tsan_gp_done();
-	dc = d->d_cache;
-	d_free_mem(d);
-	dc_rcu_done(dc);
-	tsan_cb_end();
 }
 
 /* ---- lookup ---- */
@@ -314,8 +302,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	 * directory's "hashed" alias).  Unhashing @parent needs its d_lock,
 	 * which we hold, and is always followed by pruning its children.
 	 */
-	if ((load_relaxed(parent->d_flags) & (D_UNHASHED | D_ROOT)) ==
-	    D_UNHASHED)
+	if (d_unhashed(parent))
 		return -ESTALE;
 	tsan_publish(d->d_hnode);
 	for (tries = 0; tries < 2; tries++) {
@@ -341,111 +328,6 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 	return -EAGAIN;
 }
 
-/* ---- inode transitions ---- */
-
-/*
- * Negative -> positive, in one step (as the kernel's d_instantiate): with
- * @inode's i_lock held and then @d's d_lock (the documented order), d_inode
- * is published and @d joins the alias list together.  Whoever turns @d
- * negative again (d_make_negative) takes the same two locks, so nobody can
- * see @d positive without it being on its inode's alias list, and nobody
- * can put the inode reference handed over here before @d is on that list.
- *
- * Caller holds a reference on @d, no lock, and is not in RCU (this takes
- * sleeping locks and may invalidate and put another dentry); transfers one
- * inode reference, unless @d was positive already (false: caller keeps it).
- */
-bool d_set_inode_if_negative(struct dentry *d, struct dc_inode *inode)
-{
-	struct dentry *old;
-
-	DC_ASSERT_NOT_RCU();
-	lockref_lock(&inode->i_ref);
-	/*
-	 * A directory's displaced dentry is taken under i_lock alone: its
-	 * d_lock may not nest inside ours (unrelated dentries).
-	 */
-	old = i_dir_alias_get_locked(inode, d);
-	lockref_lock(&d->d_ref);
-	if (d->d_inode) {
-		lockref_unlock(&d->d_ref);
-		lockref_unlock(&inode->i_ref);
-		dentry_put(old);
-		return false;
-	}
-	seq_write_begin(&d->d_seq);
-	rcu_store(d->d_inode, inode);
-	if (inode->i_type == S_IFDIR)
-		__atomic_fetch_or(&d->d_flags, D_DIR, __ATOMIC_RELAXED);
-	seq_write_end(&d->d_seq);
-	i_add_alias_locked(inode, d);
-	lockref_unlock(&d->d_ref);
-	lockref_unlock(&inode->i_ref);
-	dc_gauge_add(&d->d_cache->nr_negative, -1);
-	if (old) {
-		/* the directory was found under a new name: it moved */
-		d_invalidate(old, DC_SRC_EXPIRED);
-		dentry_put(old);
-	}
-	return true;
-}
-
-/* As d_set_inode_if_negative, on a dentry known to be negative. */
-void d_set_inode(struct dentry *d, struct dc_inode *inode)
-{
-	bool ok = d_set_inode_if_negative(d, inode);
-
-	DC_ASSERT(ok);
-	(void)ok;
-}
-
-/*
- * Positive -> negative in place (unlink), in one step: under the inode's
- * i_lock and then @d's d_lock, d_inode is cleared inside a d_seq write
- * section (no reader validates NULL against an old sample) and @d leaves
- * the alias list.  *old gets the inode reference the dentry held (the
- * caller puts it, outside RCU), or NULL if @d was negative.  Caller holds
- * a reference on @d and no lock; not in RCU (sleeping locks, a put).
- */
-void d_make_negative(struct dentry *d, struct dc_inode **old)
-{
-	struct dc_inode *inode;
-
-	DC_ASSERT_NOT_RCU();
-	for (;;) {
-		lockref_lock(&d->d_ref);
-		inode = d->d_inode;
-		if (!inode) {
-			lockref_unlock(&d->d_ref);
-			*old = NULL;
-			return;
-		}
-		/* pinned by the dentry's own reference while we hold d_lock;
-		 * ours keeps it while we let go to take i_lock first */
-		lockref_get_pinned(&inode->i_ref);
-		lockref_unlock(&d->d_ref);
-		lockref_lock(&inode->i_ref);
-		lockref_lock(&d->d_ref);
-		if (d->d_inode == inode)
-			break;
-		/* turned negative (and maybe positive again) meanwhile */
-		lockref_unlock(&d->d_ref);
-		lockref_unlock(&inode->i_ref);
-		i_put_many(inode, 1);
-	}
-	seq_write_begin(&d->d_seq);
-	rcu_store(d->d_inode, NULL);
-	__atomic_fetch_and(&d->d_flags, ~D_DIR, __ATOMIC_RELAXED);
-	seq_write_end(&d->d_seq);
-	i_del_alias_locked(inode, d);
-	lockref_unlock(&d->d_ref);
-	lockref_unlock(&inode->i_ref);
-	dc_gauge_add(&d->d_cache->nr_negative, 1);
-	/* our pin; the dentry's reference goes to the caller */
-	i_put_many(inode, 1);
-	*old = inode;
-}
-
 /* A snapshot (D_DIR follows d_inode); any context. */
 bool d_is_dir(struct dentry *d)
 {
@@ -457,6 +339,41 @@ bool d_is_dir(struct dentry *d)
 static long dfutex(uint32_t *addr, int op, uint32_t val)
 {
 	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+int d_alloc_inlookup(struct dcache *dc, struct dentry *parent, const char *name,
+		     size_t len, struct dentry **out)
+{
+	struct dentry *n, *other;
+	int err;
+
+	DC_ASSERT_NOT_RCU();
+	n = d_alloc(dc, parent, name, len);
+	if (!n)
+		return -ENOMEM;
+	n->d_flags |= D_IN_LOOKUP;
+	lockref_lock(&parent->d_ref);
+	err = d_hash_add_locked(parent, n, &other);
+	if (err == -EEXIST)
+		lockref_get_pinned(&other->d_ref);
+	lockref_unlock(&parent->d_ref);
+	if (err == -ESTALE) {
+		/* the parent was invalidated: the caller answers, caches
+		 * nothing (n stays private and unhashed; its put kills it) */
+		n->d_flags &= ~D_IN_LOOKUP;
+		*out = n;
+		return 1;
+	}
+	if (err) {
+		/* lost the race (never visible): free it directly */
+		dentry_put(parent); /* the reference d_alloc took */
+		d_free_unused(n);
+		if (err == -EEXIST)
+			dentry_put(other);
+		return -EEXIST;
+	}
+	*out = n;
+	return 0;
 }
 
 /* Leader: the result is published; clear D_IN_LOOKUP and wake waiters. */
@@ -489,192 +406,7 @@ void d_wait_lookup(struct dentry *d)
 	}
 }
 
-/* ---- killing and putting ---- */
-
-/*
- * @d is dead (its owner marked it under d_lock and let go of the lock).
- * Returns the parent, whose reference the caller must put, or NULL.
- */
-static struct dentry *d_kill_owned(struct dentry *d)
-{
-	struct dcache *dc = d->d_cache;
-	struct dentry *parent = d->d_parent;
-	struct dc_inode *inode;
-
-	DC_ASSERT_NOT_RCU();
-	/* parent before child; a dead dentry's parent cannot change */
-	lockref_lock(&parent->d_ref);
-	lockref_lock(&d->d_ref);
-	d_unhash_both_locked(d);
-	__atomic_fetch_or(&d->d_flags, D_UNHASHED | D_KILLED, __ATOMIC_RELEASE);
-	/* every kill bumps d_seq, hashed or not (kernel commit 4c0d7cd5c841) */
-	seq_invalidate(&d->d_seq);
-	inode = d->d_inode;
-	if (inode) {
-		seq_write_begin(&d->d_seq);
-		rcu_store(d->d_inode, NULL);
-		__atomic_fetch_and(&d->d_flags, ~D_DIR, __ATOMIC_RELAXED);
-		seq_write_end(&d->d_seq);
-	} else {
-		dc_gauge_add(&dc->nr_negative, -1);
-	}
-	dc_table_count(dc, &dc->nr_dentries, &dc->dentry_buckets, -1);
-	cds_list_del_init(&d->d_child);
-	lockref_unlock(&d->d_ref);
-	lockref_unlock(&parent->d_ref);
-
-	lru_del(d);
-	if (inode) {
-		i_del_alias(inode, d);
-		i_put_many(inode, 1);
-	}
-	/* lockless readers may still be looking at it: free after a GP */
-	dc_call_rcu(dc, &d->d_rcu, d_free_rcu);
-	return parent == d ? NULL : parent;
-}
-
-/* Kill @d, already marked dead by the caller, and put its ancestors. */
-void d_kill(struct dentry *d)
-{
-	struct dentry *parent = d_kill_owned(d);
-
-	dentry_put(parent);
-}
-
-void dentry_put(struct dentry *d)
-{
-	DC_ASSERT_NOT_RCU();
-	while (d) {
-		uint32_t flags;
-
-		if (lockref_put_or_lock(&d->d_ref))
-			return;
-		/* d_lock held, count is 1: this is the last reference */
-		flags = load_relaxed(d->d_flags);
-		if (!(flags & D_UNHASHED) || (flags & D_ROOT)) {
-			/* keep it cached: to the LRU (second chance if on it) */
-			lockref_add_locked(&d->d_ref, -1);
-			if (!(flags & D_ROOT))
-				lru_add_locked(d);
-			lockref_unlock(&d->d_ref);
-			return;
-		}
-		/* unhashed and unused: nothing can find it again */
-		lockref_mark_dead_locked(&d->d_ref);
-		lockref_unlock(&d->d_ref);
-		d = d_kill_owned(d);
-	}
-}
-
-struct dentry *dentry_get(struct dentry *d)
-{
-	lockref_get(&d->d_ref);
-	return d;
-}
-
-/* ---- invalidation ---- */
-
-struct dvec {
-	struct dentry **v;
-	size_t n, cap;
-};
-
-static int dvec_push(struct dvec *s, struct dentry *d)
-{
-	struct dentry **v;
-
-	if (s->n == s->cap) {
-		v = realloc(s->v, (s->cap ? s->cap * 2 : 64) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = s->cap ? s->cap * 2 : 64;
-	}
-	s->v[s->n++] = d;
-	return 0;
-}
-
-/*
- * Unhash @d (referenced by the caller) and everything cached below it.
- * Unused entries are killed as their last references go.  Not in RCU.
- */
-void d_invalidate(struct dentry *d, enum dc_inval_src src)
-{
-	d_prune(d, true, src);
-}
-
-void d_prune(struct dentry *d, bool self, enum dc_inval_src src)
-{
-	struct dentry *parent, *x, *c;
-	struct cds_list_head *pos;
-	struct dvec stack = {0};
-	uint64_t n = 0;
-	bool moved;
-
-	DC_ASSERT_NOT_RCU();
-	while (self && !(load_relaxed(d->d_flags) & D_ROOT)) {
-		/* referenced: a rename may move @d and drop its old parent */
-		parent = dentry_parent(d);
-		lockref_lock(&parent->d_ref);
-		/* recheck under the lock: a rename may have moved it; then
-		 * unhash it where it went (the caller wants it gone) */
-		moved = rcu_load(d->d_parent) != parent;
-		if (!moved && d_unhash_locked(d))
-			n++;
-		lockref_unlock(&parent->d_ref);
-		dentry_put(parent);
-		if (!moved)
-			break;
-	}
-	dentry_get(d);
-	if (dvec_push(&stack, d)) {
-		dentry_put(d);
-		goto out;
-	}
-	while (stack.n) {
-		x = stack.v[--stack.n];
-		lockref_lock(&x->d_ref);
-		cds_list_for_each (pos, &x->d_subdirs) {
-			c = cds_list_entry(pos, struct dentry, d_child);
-			lockref_lock(&c->d_ref);
-			if (lockref_is_dead(&c->d_ref)) {
-				/* killed by the shrinker, not yet unhashed
-				 * (d_lookup_ref): readers still find it */
-				d_unhash_both_locked(c);
-			} else {
-				if (d_unhash_both_locked(c))
-					n++;
-				/* on ENOMEM the child is unhashed but its own
-				 * children are not visited: they are only
-				 * reachable through it, so lookups miss them */
-				if (!dvec_push(&stack, c))
-					lockref_add_locked(&c->d_ref, 1);
-			}
-			lockref_unlock(&c->d_ref);
-		}
-		lockref_unlock(&x->d_ref);
-		/* unhashed: the last put kills it */
-		dentry_put(x);
-	}
-out:
-	free(stack.v);
-	dc_count_n(C_INVAL + src, n);
-}
-
 /* ---- public accessors ---- */
-
-struct dc_inode *dentry_inode(struct dentry *d)
-{
-	struct dc_inode *inode;
-
-	lockref_lock(&d->d_ref);
-	inode = d->d_inode;
-	/* pinned by the alias reference, which needs our d_lock to go */
-	if (inode)
-		lockref_get_pinned(&inode->i_ref);
-	lockref_unlock(&d->d_ref);
-	return inode;
-}
 
 struct dentry *dentry_parent(struct dentry *d)
 {

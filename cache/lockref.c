@@ -232,13 +232,6 @@ void lockref_get(struct lockref *lr)
 		locked_update(lr, INT32_MIN, 1);
 }
 
-bool lockref_get_not_zero(struct lockref *lr)
-{
-	int r = try_update(lr, 1, 1);
-
-	return r >= 0 ? r : locked_update(lr, 1, 1);
-}
-
 bool lockref_get_not_dead(struct lockref *lr)
 {
 	int r = try_update(lr, 0, 1);

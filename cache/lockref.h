@@ -129,8 +129,6 @@ static inline void lockref_get_pinned(struct lockref *lr)
 
 /* Increment unconditionally (caller already owns a reference). */
 void lockref_get(struct lockref *lr);
-/* Increment unless count <= 0. */
-bool lockref_get_not_zero(struct lockref *lr);
 /* Increment unless dead. */
 bool lockref_get_not_dead(struct lockref *lr);
 /*

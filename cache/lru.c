@@ -13,7 +13,7 @@
  * right there, which makes the shrinker its one owner; it is killed after
  * lru_lock is released.  Until then it is dead but still hashed, and
  * lockless readers still find it: whoever acts on "this name is not
- * cached" (d_lookup_ref, d_hash_add_locked, d_prune) unhashes it first,
+ * cached" (d_lookup_ref, d_hash_add_locked, d_invalidate) unhashes it first,
  * under the parent's d_lock.
  */
 #include "dcache_i.h"

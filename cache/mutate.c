@@ -7,53 +7,8 @@
  */
 #include "dcache_i.h"
 
-static void set_valid(struct dentry *d, uint64_t ttl)
-{
-	__atomic_store_n(&d->d_valid_until, dc_expiry(ttl), __ATOMIC_RELEASE);
-}
-
 /*
- * The validity of an entry instantiated from data the backend gave at
- * epoch @since (readdirplus): if any change or invalidation ran since
- * (dc->attr_epoch moved), that data may predate it (a name removed in the
- * backing tree after the listing was read), so the entry is cached
- * expired and its next use asks the backend.  Called once the dentry is
- * hashed and positive: an invalidation that bumps the epoch after this
- * check finds the dentry and drops it itself.  Write-throughs are current.
- */
-static uint64_t entry_ttl_since(struct dcache *dc, uint64_t since)
-{
-	if (since != I_WRITE_THROUGH && i_epoch(dc) != since)
-		return 0;
-	return load_relaxed(dc->entry_ttl);
-}
-
-/*
- * Every write-through advances the attribute epoch, even when the object
- * is not cached: a slow lookup that asked the backend before this change
- * and creates the inode afterwards must not trust what it read.
- */
-static void bump_epoch(struct dcache *dc)
-{
-	__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
-}
-
-/*
- * Was @pd unhashed while we worked under it?  Then a lookup may have made
- * a new dentry for the same directory, with its own cached children that
- * our change did not reach: the caller redoes the change there.
- * Unhashing is one-way, so a still hashed @pd was the directory's dentry
- * all along.
- */
-static bool parent_went_stale(struct dentry *pd)
-{
-	uint32_t f = __atomic_load_n(&pd->d_flags, __ATOMIC_SEQ_CST);
-
-	return (f & D_UNHASHED) && !(f & D_ROOT);
-}
-
-/*
- * The referenced dentry of directory @parent, as dc_parent_of_id.  When the
+ * The referenced dentry of directory @parent, as dc_dir_dentry.  When the
  * directory is alive (the kernel may hold its node id) but has no dentry
  * left (invalidated, then dropped), nothing can be cached under it: then
  * NULL with *err = 0, and *dir the referenced inode (NULL otherwise).  A
@@ -63,26 +18,15 @@ static bool parent_went_stale(struct dentry *pd)
 static struct dentry *parent_dentry(struct dcache *dc, uint64_t parent,
 				    struct dc_inode **dir, int *err)
 {
-	struct dentry *pd = dc_parent_of_id(dc, parent, err);
+	struct dentry *pd = dc_dir_dentry(dc, parent, err);
 
 	*dir = NULL;
 	if (pd || *err != -ESTALE)
 		return pd;
-	*dir = dcache_inode_get(dc, parent);
+	*dir = dc_inode_get(dc, parent);
 	if (*dir)
 		*err = 0;
 	return NULL;
-}
-
-/* Invalidate the attributes of directory @parent (its mtime changed). */
-static void inval_parent(struct dentry *parent)
-{
-	struct dc_inode *dir = dentry_inode(parent);
-
-	if (dir) {
-		i_inval(dir, DC_INVAL_ATTR);
-		dc_inode_put(dir);
-	}
 }
 
 /*
@@ -105,21 +49,22 @@ static bool fill_result(struct dc_inode *inode, const struct dc_attr *attr,
 }
 
 /*
- * @name exists in @parent (referenced) as @attr.  Not in RCU.
+ * @name exists in @parent (referenced) as @attr, written through: what is
+ * cached is current.  Not in RCU, no lock held; may block.
  */
-int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
-		      const char *name, size_t len, const struct dc_attr *attr,
-		      const char *link, uint64_t since, unsigned flags,
-		      struct dc_result *res)
+static int instantiate_in(struct dcache *dc, struct dentry *parent,
+			  const char *name, size_t len,
+			  const struct dc_attr *attr, const char *link,
+			  unsigned flags, struct dc_result *res)
 {
 	uint32_t hash = dc_name_hash(name, len);
-	struct dentry *d, *other;
 	struct dc_inode *inode, *cur;
+	struct dentry *d;
 	int err, tries;
 
 	DC_ASSERT_NOT_RCU();
 	/* our reference on @inode lasts to the end; a dentry gets its own */
-	err = i_get_or_create(dc, attr, link, since, &inode);
+	err = i_get_or_create(dc, attr, link, I_WRITE_THROUGH, &inode);
 	if (err)
 		return err;
 	for (tries = 0; tries < 4; tries++) {
@@ -133,11 +78,6 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 				break;
 			}
 			if (!cur) {
-				/* backend data may be older than the negative
-				 * entry: not valid until checked (below) */
-				if (since != I_WRITE_THROUGH)
-					__atomic_store_n(&d->d_valid_until, 0,
-							 __ATOMIC_SEQ_CST);
 				lockref_get(&inode->i_ref);
 				if (d_set_inode_if_negative(d, inode))
 					break;
@@ -150,44 +90,26 @@ int dc_instantiate_in(struct dcache *dc, struct dentry *parent,
 			dentry_put(d);
 			continue;
 		}
-		d = d_alloc(dc, parent, name, len);
-		if (!d) {
-			err = -ENOMEM;
-			goto out;
-		}
 		/* publish as an in-lookup placeholder first (readers skip or
-		 * wait for it), then give it the inode: as a lookup does */
-		d->d_flags |= D_IN_LOOKUP;
-		lockref_lock(&parent->d_ref);
-		err = d_hash_add_locked(parent, d, &other);
+		 * wait for it), then give it the inode: as a lookup does; an
+		 * unhashed parent: the result stands, but stays private */
+		err = d_alloc_inlookup(dc, parent, name, len, &d);
 		if (err == -EEXIST)
-			lockref_get_pinned(&other->d_ref);
-		lockref_unlock(&parent->d_ref);
-		if (err == -ESTALE) {
-			/* the parent was invalidated: the result stands, but
-			 * stays private (unhashed, killed at its put) */
-			d->d_flags &= ~D_IN_LOOKUP;
-			err = 0;
-		}
-		if (!err) {
-			lockref_get(&inode->i_ref);
-			d_set_inode(d, inode);
-			set_valid(d, entry_ttl_since(dc, since));
-			d_wake_waiters(d);
-			break;
-		}
-		/* lost a race: nobody has seen it */
-		dentry_put(parent); /* the reference d_alloc took */
-		d_free_unused(d);
-		if (err == -EEXIST)
-			dentry_put(other);
+			continue; /* lost a race: look again */
+		if (err < 0)
+			goto out;
+		lockref_get(&inode->i_ref);
+		d_set_inode(d, inode);
+		d_set_valid(d, load_relaxed(dc->entry_ttl));
+		d_wake_waiters(d);
+		break;
 	}
 	if (tries == 4) {
 		err = -EAGAIN;
 		goto out;
 	}
-	set_valid(d, entry_ttl_since(dc, since));
-	i_set_attr(inode, attr, since);
+	d_set_valid(d, load_relaxed(dc->entry_ttl));
+	i_set_attr(inode, attr, I_WRITE_THROUGH);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
 	if (res && (flags & DC_WANT_DENTRY)) {
@@ -236,7 +158,7 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		return err;
 	if ((flags & (DC_WANT_KREF | DC_WANT_DENTRY)) && !res)
 		return -EINVAL;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
 		pd = parent_dentry(dc, parent, &dir, &err);
 		if (!pd && dir && !(flags & DC_WANT_DENTRY))
@@ -246,10 +168,9 @@ int dcache_instantiate(struct dcache *dc, uint64_t parent, const char *name,
 		dc_inode_put(dir);
 		if (!pd)
 			return err ? err : -ESTALE;
-		err = dc_instantiate_in(dc, pd, name, len, attr, link,
-					I_WRITE_THROUGH, flags, res);
-		inval_parent(pd);
-		stale = !err && parent_went_stale(pd);
+		err = instantiate_in(dc, pd, name, len, attr, link, flags, res);
+		d_inval_attr(pd);
+		stale = !err && d_unhashed(pd);
 		dentry_put(pd);
 		if (!stale)
 			return err;
@@ -269,16 +190,16 @@ static int remove_in(struct dcache *dc, struct dentry *pd, const char *name,
 	struct dc_inode *old;
 	struct dentry *d;
 
-	inval_parent(pd);
+	d_inval_attr(pd);
 	d = d_lookup_ref(dc, pd, name, (uint32_t)len, dc_name_hash(name, len));
 	if (!d)
 		return -ENOENT;
 	if (load_relaxed(d->d_flags) & D_IN_LOOKUP)
 		d_wait_lookup(d);
 	/* a removed directory's cached (negative) children go with it */
-	d_prune(d, false, DC_SRC_LOCAL);
+	d_prune_children(d, DC_SRC_LOCAL);
 	d_make_negative(d, &old);
-	set_valid(d, load_relaxed(dc->neg_ttl));
+	d_set_valid(d, load_relaxed(dc->neg_ttl));
 	if (old) {
 		/* nlink and ctime changed; the kernel may still hold it */
 		i_inval(old, DC_INVAL_ATTR);
@@ -300,7 +221,7 @@ int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 	err = dc_check_name(name, &len);
 	if (err)
 		return err;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
 		pd = parent_dentry(dc, parent, &dir, &err);
 		if (!pd && dir) {
@@ -313,7 +234,7 @@ int dcache_remove(struct dcache *dc, uint64_t parent, const char *name)
 			return tries ? r : err;
 		if (!remove_in(dc, pd, name, len))
 			r = 0;
-		stale = parent_went_stale(pd);
+		stale = d_unhashed(pd);
 		dentry_put(pd);
 		if (!stale)
 			return r;
@@ -326,12 +247,11 @@ int dcache_setattr(struct dcache *dc, uint64_t nodeid,
 {
 	struct dc_inode *inode;
 
-	bump_epoch(dc);
-	inode = dcache_inode_get(dc, nodeid);
+	dc_bump_epoch(dc);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
-	if (inode->i_dev != attr->dev || inode->i_ino != attr->ino ||
-	    inode->i_type != (attr->mode & S_IFMT)) {
+	if (!i_same_object(inode, attr)) {
 		dc_inode_put(inode);
 		return -EINVAL;
 	}
@@ -346,8 +266,8 @@ int dcache_set_link(struct dcache *dc, uint64_t nodeid, const char *target,
 	struct dc_inode *inode;
 	int err;
 
-	bump_epoch(dc);
-	inode = dcache_inode_get(dc, nodeid);
+	dc_bump_epoch(dc);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	err = inode->i_type == S_IFLNK
@@ -371,7 +291,7 @@ int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 	err = dc_check_name(name, &len);
 	if (err)
 		return err;
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	for (tries = 0; tries < 3; tries++) {
 		pd = parent_dentry(dc, parent, &dir, &err);
 		dc_inode_put(dir);
@@ -388,7 +308,7 @@ int dcache_inval_entry(struct dcache *dc, uint64_t parent, const char *name,
 			dentry_put(d);
 			r = 0;
 		}
-		stale = parent_went_stale(pd);
+		stale = d_unhashed(pd);
 		dentry_put(pd);
 		if (!stale)
 			break;
@@ -404,8 +324,8 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 	if ((unsigned)src >= DC_SRC_NR ||
 	    (what & ~(unsigned)(DC_INVAL_ATTR | DC_INVAL_LINK)))
 		return -EINVAL;
-	bump_epoch(dc);
-	inode = dcache_inode_get(dc, nodeid);
+	dc_bump_epoch(dc);
+	inode = dc_inode_get(dc, nodeid);
 	if (!inode)
 		return -ESTALE;
 	i_inval(inode, what);
@@ -454,7 +374,7 @@ void dcache_for_each_inode(struct dcache *dc,
 		pthread_mutex_unlock(&dc->itable_lock);
 	}
 	for (i = 0; i < n; i++) {
-		inode = dcache_inode_get(dc, ids ? ids[i] : i + 1);
+		inode = dc_inode_get(dc, ids ? ids[i] : i + 1);
 		if (inode) {
 			fn(ctx, inode->i_nodeid, dc_inode_nlookup(inode));
 			dc_inode_put(inode);
@@ -465,7 +385,7 @@ void dcache_for_each_inode(struct dcache *dc,
 
 static void inval_one(void *ctx, uint64_t nodeid, uint64_t nlookup)
 {
-	struct dc_inode *inode = dcache_inode_get(ctx, nodeid);
+	struct dc_inode *inode = dc_inode_get(ctx, nodeid);
 
 	(void)nlookup;
 	if (inode) {
@@ -478,7 +398,7 @@ static void inval_one(void *ctx, uint64_t nodeid, uint64_t nlookup)
  * inodes the kernel still holds are reached by node id. */
 static void inval_all_inodes(struct dcache *dc)
 {
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	dcache_for_each_inode(dc, inval_one, dc);
 }
 
@@ -492,7 +412,7 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 		src = DC_SRC_USER;
 	/* first the epoch: backend answers begun before now must not make
 	 * attributes valid again; then every name, then every inode */
-	bump_epoch(dc);
+	dc_bump_epoch(dc);
 	rcu_read_lock();
 	cds_lfht_first(dc->dentries, &it);
 	while ((node = cds_lfht_iter_get_node(&it))) {
@@ -514,6 +434,6 @@ void dcache_inval_all(struct dcache *dc, enum dc_inval_src src)
 {
 	if ((unsigned)src >= DC_SRC_NR)
 		src = DC_SRC_USER;
-	d_prune(dc->root, false, src);
+	d_prune_children(dc->root, src);
 	inval_all_inodes(dc);
 }

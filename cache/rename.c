@@ -131,6 +131,30 @@ static void unlock_two(struct dentry *a, struct dentry *b)
 }
 
 /*
+ * rename_lock held: lock both parents, then both dentries (@t->d may be
+ * NULL; @s->d is not), each pair ancestor first, else by address.
+ */
+static void lock_sides(struct side *s, struct side *t)
+{
+	lock_two(s->parent, t->parent);
+	if (t->d)
+		lock_two(s->d, t->d);
+	else
+		lockref_lock(&s->d->d_ref);
+}
+
+/* Undo lock_sides, then let go of rename_lock. */
+static void unlock_sides(struct dcache *dc, struct side *s, struct side *t)
+{
+	if (t->d)
+		unlock_two(s->d, t->d);
+	else
+		lockref_unlock(&s->d->d_ref);
+	unlock_two(s->parent, t->parent);
+	pthread_mutex_unlock(&dc->rename_lock);
+}
+
+/*
  * Move @s->d to (@to->parent, @to->name).  Caller holds both parents'
  * d_locks and @s->d's, inside @s->d's d_seq write section, and @to's
  * key is free in the table.
@@ -201,13 +225,6 @@ static void drop_names_put(struct dcache *dc, struct side *a, struct side *b)
 	dentry_put(b->parent);
 }
 
-static bool parent_unhashed(struct dentry *p)
-{
-	uint32_t f = __atomic_load_n(&p->d_flags, __ATOMIC_SEQ_CST);
-
-	return (f & D_UNHASHED) && !(f & D_ROOT);
-}
-
 /* Invalidate both names under the directories' current dentries. */
 static void drop_current(struct dcache *dc, uint64_t op, struct side *src,
 			 uint64_t np, struct side *dst)
@@ -215,8 +232,8 @@ static void drop_current(struct dcache *dc, uint64_t op, struct side *src,
 	struct side s = *src, t = *dst;
 	int err;
 
-	s.parent = dc_parent_of_id(dc, op, &err);
-	t.parent = dc_parent_of_id(dc, np, &err);
+	s.parent = dc_dir_dentry(dc, op, &err);
+	t.parent = dc_dir_dentry(dc, np, &err);
 	drop_names_put(dc, &s, &t);
 }
 
@@ -246,18 +263,13 @@ static bool keys_stable(struct dcache *dc, struct side *s)
 	return now == s->d;
 }
 
-static bool parent_live(struct dentry *p)
-{
-	return (load_relaxed(p->d_flags) & (D_UNHASHED | D_ROOT)) != D_UNHASHED;
-}
-
 /* Found, hashed, still under the parent we resolved, which is hashed too
  * (a dentry must not be moved under an unhashed parent: dentry.c). */
 static bool usable(struct side *s)
 {
 	return s->d &&
 	       !(load_relaxed(s->d->d_flags) & (D_IN_LOOKUP | D_UNHASHED)) &&
-	       rcu_load(s->d->d_parent) == s->parent && parent_live(s->parent);
+	       rcu_load(s->d->d_parent) == s->parent && !d_unhashed(s->parent);
 }
 
 int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
@@ -269,7 +281,7 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	bool sdir, tdir, spos, tpos;
 	int err, err2 = 0;
 
-	__atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
+	dc_bump_epoch(dc);
 	DC_ASSERT_NOT_RCU();
 	if (flags & ~(unsigned)(DC_RENAME_NOREPLACE | DC_RENAME_EXCHANGE) ||
 	    (exchange && (flags & DC_RENAME_NOREPLACE)))
@@ -283,8 +295,8 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	dst.name = newname;
 	src.hash = dc_name_hash(oldname, src.len);
 	dst.hash = dc_name_hash(newname, dst.len);
-	src.parent = dc_parent_of_id(dc, oldparent, &err);
-	dst.parent = dc_parent_of_id(dc, newparent, &err2);
+	src.parent = dc_dir_dentry(dc, oldparent, &err);
+	dst.parent = dc_dir_dentry(dc, newparent, &err2);
 	if (!src.parent || !dst.parent) {
 		/* a parent is no longer reachable (invalidated): the backend
 		 * changed both names, so drop whatever the cache still has */
@@ -331,22 +343,13 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	if (err)
 		goto out_unlock;
 
-	lock_two(src.parent, dst.parent);
-	if (dst.d)
-		lock_two(src.d, dst.d);
-	else
-		lockref_lock(&src.d->d_ref);
+	lock_sides(&src, &dst);
 	if (!usable(&src) || (dst.d && !usable(&dst)) ||
 	    !keys_stable(dc, &src) || !keys_stable(dc, &dst) ||
-	    !parent_live(dst.parent)) {
+	    d_unhashed(dst.parent)) {
 		/* invalidated, or a name (re)appeared, while we were not
 		 * holding the locks: give up on moving, drop both names */
-		if (dst.d)
-			unlock_two(src.d, dst.d);
-		else
-			lockref_unlock(&src.d->d_ref);
-		unlock_two(src.parent, dst.parent);
-		pthread_mutex_unlock(&dc->rename_lock);
+		unlock_sides(dc, &src, &dst);
 		drop_both(&src, &dst);
 		drop_name(dc, &src);
 		drop_name(dc, &dst);
@@ -372,12 +375,7 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 	}
 	seq_write_end(&src.d->d_seq);
 	seq_write_end(&dc->rename_seq);
-	if (dst.d)
-		unlock_two(src.d, dst.d);
-	else
-		lockref_unlock(&src.d->d_ref);
-	unlock_two(src.parent, dst.parent);
-	pthread_mutex_unlock(&dc->rename_lock);
+	unlock_sides(dc, &src, &dst);
 
 	/* readers may still hold the old names and nodes */
 	dc_call_rcu(dc, &src.garbage->rcu, garbage_free_rcu);
@@ -390,18 +388,13 @@ int dcache_rename(struct dcache *dc, uint64_t oldparent, const char *oldname,
 			dentry_put(src.parent); /* the moved child's old ref */
 		if (dst.d)
 			/* a replaced directory's cached children go too */
-			d_prune(dst.d, false, DC_SRC_LOCAL);
+			d_prune_children(dst.d, DC_SRC_LOCAL);
 	}
 	/* ctime of the moved objects and mtime of the parents changed; a
 	 * replaced target lost a link (the kernel may still hold it) */
-	si = dentry_inode(src.d);
-	ti = dst.d ? dentry_inode(dst.d) : NULL;
-	if (si)
-		i_inval(si, DC_INVAL_ATTR);
-	if (ti)
-		i_inval(ti, DC_INVAL_ATTR);
-	dc_inode_put(si);
-	dc_inode_put(ti);
+	d_inval_attr(src.d);
+	if (dst.d)
+		d_inval_attr(dst.d);
 	goto out_put;
 
 out_unlock:
@@ -409,21 +402,13 @@ out_unlock:
 out_put:
 	/* a parent unhashed meanwhile: a new dentry of that directory may
 	 * cache the names as they were; drop them there (mutate.c) */
-	if (!err &&
-	    (parent_unhashed(src.parent) || parent_unhashed(dst.parent)))
+	if (!err && (d_unhashed(src.parent) || d_unhashed(dst.parent)))
 		drop_current(dc, oldparent, &src, newparent, &dst);
 	side_release(dc, &src);
 	side_release(dc, &dst);
 	if (!err) {
-		struct dc_inode *p1 = dentry_inode(src.parent);
-		struct dc_inode *p2 = dentry_inode(dst.parent);
-
-		if (p1)
-			i_inval(p1, DC_INVAL_ATTR);
-		if (p2)
-			i_inval(p2, DC_INVAL_ATTR);
-		dc_inode_put(p1);
-		dc_inode_put(p2);
+		d_inval_attr(src.parent);
+		d_inval_attr(dst.parent);
 	}
 	dentry_put(src.d);
 	dentry_put(dst.d);

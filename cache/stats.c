@@ -1,69 +1,111 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache/stats.c - per-thread counters, summed on read.
+ * cache/stats.c - per-thread counters, summed on read: the engine
+ * (tcount.h), used here for the dcache's counters and by the daemon for
+ * its per-operation counters.
  *
  * Each registered thread owns a block of counters.  Only the owner writes
  * its block (relaxed atomic stores of load+1: no locked instruction on the
  * hot path); readers sum all blocks with relaxed loads, so a sum may miss
- * increments in flight but never sees a torn value.  Blocks live on
- * stats_threads (stats_lock) while their thread is registered; at exit a
- * block's counts are folded into stats_retired and the block is freed.
+ * increments in flight but never sees a torn value.  Blocks live on their
+ * set's list (the set's lock) while their thread is registered; at exit a
+ * block's counts are folded into the set's retired counts and the block
+ * is freed (tcount.h says the rest).
  */
 #include "dcache_i.h"
+#include "tcount.h"
 
-struct tstats {
-	uint64_t c[C_NR];	   /* owner thread writes, anyone reads */
-	struct cds_list_head list; /* stats_lock */
+/* ---- the engine (tcount.h) ---- */
+
+struct tblock {
+	struct cds_list_head list; /* the set's lock */
+	uint64_t c[];		   /* owner thread writes, anyone reads */
 };
 
-static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static CDS_LIST_HEAD(stats_threads); /* stats_lock */
-static uint64_t stats_retired[C_NR]; /* stats_lock */
-static struct tstats stats_orphan;   /* unregistered threads: atomics */
-static __thread struct tstats *my_stats;
+static void fold_words(const struct tcount *t, void *to, const void *from)
+{
+	uint64_t *o = to;
+	const uint64_t *f = from;
+	size_t i;
+
+	if (t->fold) {
+		t->fold(to, from);
+		return;
+	}
+	for (i = 0; i < t->size / sizeof(uint64_t); i++)
+		o[i] += load_relaxed(f[i]);
+}
+
+void *tcount_thread_init(struct tcount *t)
+{
+	struct tblock *b = calloc(1, sizeof(*b) + t->size);
+
+	if (!b)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	cds_list_add(&b->list, &t->threads);
+	pthread_mutex_unlock(&t->lock);
+	return b->c;
+}
+
+void tcount_thread_exit(struct tcount *t, void *block)
+{
+	struct tblock *b;
+
+	if (!block)
+		return;
+	b = (struct tblock *)((char *)block - offsetof(struct tblock, c));
+	pthread_mutex_lock(&t->lock);
+	fold_words(t, t->retired, b->c);
+	cds_list_del(&b->list);
+	pthread_mutex_unlock(&t->lock);
+	free(b);
+}
+
+void tcount_sum(struct tcount *t, void *out)
+{
+	struct tblock *b;
+
+	memset(out, 0, t->size);
+	pthread_mutex_lock(&t->lock);
+	fold_words(t, out, t->retired);
+	fold_words(t, out, t->orphan);
+	cds_list_for_each_entry (b, &t->threads, list)
+		fold_words(t, out, b->c);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the dcache's counters ---- */
+
+static uint64_t stats_retired[C_NR]; /* dc_tcount.lock */
+static uint64_t stats_orphan[C_NR];  /* unregistered threads: atomics */
+static struct tcount dc_tcount = TCOUNT_INIT(dc_tcount, sizeof(stats_retired),
+					     NULL, stats_retired, stats_orphan);
+static __thread uint64_t *my_stats; /* this thread's block */
 
 void dc_stats_thread_init(void);
 void dc_stats_thread_exit(void);
 
 void dc_stats_thread_init(void)
 {
-	struct tstats *t;
-
-	if (my_stats)
-		return;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return; /* counts go to the shared orphan block */
-	pthread_mutex_lock(&stats_lock);
-	cds_list_add(&t->list, &stats_threads);
-	pthread_mutex_unlock(&stats_lock);
-	my_stats = t;
+	if (!my_stats)
+		my_stats = tcount_thread_init(&dc_tcount);
 }
 
 void dc_stats_thread_exit(void)
 {
-	struct tstats *t = my_stats;
-	int i;
-
-	if (!t)
-		return;
-	pthread_mutex_lock(&stats_lock);
-	for (i = 0; i < C_NR; i++)
-		stats_retired[i] += load_relaxed(t->c[i]);
-	cds_list_del(&t->list);
-	pthread_mutex_unlock(&stats_lock);
+	tcount_thread_exit(&dc_tcount, my_stats);
 	my_stats = NULL;
-	free(t);
 }
 
 void dc_count_n(enum dc_counter c, uint64_t n)
 {
-	struct tstats *t = my_stats;
+	uint64_t *t = my_stats;
 
 	if (__builtin_expect(t != NULL, 1))
-		store_relaxed(t->c[c], load_relaxed(t->c[c]) + n);
+		store_relaxed(t[c], load_relaxed(t[c]) + n);
 	else
-		__atomic_fetch_add(&stats_orphan.c[c], n, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&stats_orphan[c], n, __ATOMIC_RELAXED);
 }
 
 void dc_count(enum dc_counter c)
@@ -73,16 +115,7 @@ void dc_count(enum dc_counter c)
 
 static void sum(uint64_t *out)
 {
-	struct tstats *t;
-	int i;
-
-	pthread_mutex_lock(&stats_lock);
-	for (i = 0; i < C_NR; i++)
-		out[i] = stats_retired[i] + load_relaxed(stats_orphan.c[i]);
-	cds_list_for_each_entry (t, &stats_threads, list)
-		for (i = 0; i < C_NR; i++)
-			out[i] += load_relaxed(t->c[i]);
-	pthread_mutex_unlock(&stats_lock);
+	tcount_sum(&dc_tcount, out);
 }
 
 void dcache_stats(struct dcache *dc, struct dcache_stats *st)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache/walk.c - path walk: RCU mode, legitimize, ref mode, in-lookup
- * placeholders, revalidation; and the node-id entry points built on it
- * (lookup, getattr, readlink, forget, readdir).
+ * cache/walk.c - path walk: RCU mode, legitimize, ref mode; dcache_walk
+ * and dcache_lookup (a one-component walk from a node id).  The lookup of
+ * one name in ref mode is lookup.c's, the answer for the final dentry
+ * answer.c's.
  *
  * RCU mode (walk_rcu) holds one read section for the whole walk and takes
  * no reference: for each component it finds the child in the hash, samples
@@ -19,16 +20,6 @@
 #include "dcache_i.h"
 
 #include <limits.h>
-
-static bool is_dot(const char *s, size_t len)
-{
-	return len == 1 && s[0] == '.';
-}
-
-static bool is_dotdot(const char *s, size_t len)
-{
-	return len == 2 && s[0] == '.' && s[1] == '.';
-}
 
 /* Next component of *p: its start, and *len; NULL at the end. */
 static const char *next_comp(const char **p, size_t *len)
@@ -53,18 +44,6 @@ static bool more_comps(const char *p)
 	size_t len;
 
 	return next_comp(&p, &len) != NULL;
-}
-
-int dc_check_name(const char *name, size_t *len)
-{
-	size_t n = strnlen(name, DC_NAME_MAX + 1);
-
-	if (n > DC_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!n || is_dot(name, n) || is_dotdot(name, n) || memchr(name, '/', n))
-		return -EINVAL;
-	*len = n;
-	return 0;
 }
 
 static void result_init(struct dc_result *res)
@@ -108,9 +87,9 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			rcu_read_unlock();
 			return -ENAMETOOLONG;
 		}
-		if (is_dot(comp, len))
+		if (dc_is_dot(comp, len))
 			continue;
-		if (is_dotdot(comp, len)) {
+		if (dc_is_dotdot(comp, len)) {
 			c = rcu_load(d->d_parent);
 			cseq = seq_begin(&c->d_seq);
 			if (seq_retry(&d->d_seq, seq))
@@ -245,191 +224,6 @@ refwalk:
 	return -ECHILD;
 }
 
-/* ---- ref mode ---- */
-
-static void set_valid(struct dentry *d, uint64_t ttl)
-{
-	__atomic_store_n(&d->d_valid_until, dc_expiry(ttl), __ATOMIC_RELEASE);
-}
-
-static int be_lookup(struct dcache *dc, struct dentry *dir, const char *name,
-		     size_t len, struct dc_attr *attr)
-{
-	int err;
-
-	dc_count(C_BACKEND + DC_BE_LOOKUP);
-	err = dc->ops.lookup(dc->backend, dir, name, len, attr);
-	if (err && err != -ENOENT)
-		dc_count(C_BACKEND_ERR);
-	return err;
-}
-
-static bool same_object(struct dc_inode *inode, const struct dc_attr *attr)
-{
-	return inode->i_dev == attr->dev && inode->i_ino == attr->ino &&
-	       inode->i_type == (attr->mode & S_IFMT);
-}
-
-/*
- * @d (referenced, a child of @parent) has expired: ask the backend again.
- * 0: @d is valid again.  1: @d was stale and is now unhashed (look up
- * afresh).  < 0: backend error (nothing changed).
- */
-static int revalidate(struct dcache *dc, struct dentry *parent,
-		      struct dentry *d, const char *name, size_t len)
-{
-	struct dc_inode *inode, *fresh;
-	uint64_t since = i_epoch(dc);
-	struct dc_attr attr;
-	int err;
-
-	err = be_lookup(dc, parent, name, len, &attr);
-	if (err && err != -ENOENT)
-		return err;
-	inode = dentry_inode(d);
-	if (err == -ENOENT) {
-		if (!inode) {
-			set_valid(d, load_relaxed(dc->neg_ttl));
-			return 0;
-		}
-		goto stale;
-	}
-	if (inode && same_object(inode, &attr)) {
-		i_set_attr(inode, &attr, since);
-		set_valid(d, load_relaxed(dc->entry_ttl));
-		dc_inode_put(inode);
-		return 0;
-	}
-	if (!inode) {
-		/* negative -> positive in place */
-		err = i_get_or_create(dc, &attr, NULL, since, &fresh);
-		if (err)
-			return err;
-		if (d_set_inode_if_negative(d, fresh)) {
-			set_valid(d, load_relaxed(dc->entry_ttl));
-			return 0;
-		}
-		dc_inode_put(fresh);
-		return 1; /* raced with another instantiation: look again */
-	}
-stale:
-	dc_inode_put(inode);
-	d_invalidate(d, DC_SRC_EXPIRED);
-	return 1;
-}
-
-/*
- * One component in ref mode.  @parent is a referenced positive directory.
- * On success *out is the referenced child, positive or negative.
- */
-int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
-		   uint32_t len, uint32_t hash, unsigned flags,
-		   struct dentry **out)
-{
-	struct dentry *d, *n, *other;
-	struct dc_inode *inode;
-	struct dc_attr attr;
-	uint64_t since;
-	int err, tries;
-	bool hashed;
-
-	DC_ASSERT_NOT_RCU();
-	for (tries = 0; tries < 4; tries++) {
-		d = d_lookup_ref(dc, parent, name, len, hash);
-		if ((flags & DC_CACHED) &&
-		    (!d || (load_relaxed(d->d_flags) & D_IN_LOOKUP) ||
-		     !dc_valid(load_relaxed(d->d_valid_until)))) {
-			/* cached-only ref walk: never the backend, never wait */
-			dentry_put(d);
-			return -EAGAIN;
-		}
-		if (d) {
-			if (load_relaxed(d->d_flags) & D_IN_LOOKUP) {
-				/* someone is asking the backend: wait */
-				d_wait_lookup(d);
-				if (load_relaxed(d->d_flags) & D_UNHASHED) {
-					err = d->d_error;
-					dentry_put(d);
-					if (err)
-						return err;
-					continue; /* invalidated meanwhile */
-				}
-				*out = d;
-				return 0;
-			}
-			if (dc_valid(load_relaxed(d->d_valid_until))) {
-				*out = d;
-				return 0;
-			}
-			err = revalidate(dc, parent, d, name, len);
-			if (!err) {
-				*out = d;
-				return 0;
-			}
-			dentry_put(d);
-			if (err < 0)
-				return err;
-			continue;
-		}
-
-		/* a miss: publish an in-lookup placeholder, then ask */
-		n = d_alloc(dc, parent, name, len);
-		if (!n)
-			return -ENOMEM;
-		n->d_flags |= D_IN_LOOKUP;
-		lockref_lock(&parent->d_ref);
-		err = d_hash_add_locked(parent, n, &other);
-		if (err == -EEXIST)
-			lockref_get_pinned(&other->d_ref);
-		lockref_unlock(&parent->d_ref);
-		hashed = !err;
-		if (err == -ESTALE) {
-			/* the parent was invalidated: answer, cache nothing
-			 * (n stays private and unhashed; its put kills it) */
-			n->d_flags &= ~D_IN_LOOKUP;
-			err = 0;
-		}
-		if (err) {
-			/* lost the race (never visible): free it directly */
-			dentry_put(parent); /* the reference d_alloc took */
-			d_free_unused(n);
-			if (err == -EEXIST)
-				dentry_put(other);
-			continue;
-		}
-
-		since = i_epoch(dc);
-		err = be_lookup(dc, parent, name, len, &attr);
-		if (!err) {
-			err = i_get_or_create(dc, &attr, NULL, since, &inode);
-			if (!err) {
-				d_set_inode(n, inode);
-				set_valid(n, load_relaxed(dc->entry_ttl));
-			}
-		} else if (err == -ENOENT) {
-			set_valid(n, load_relaxed(dc->neg_ttl));
-			err = 0;
-		}
-		if (err) {
-			/* nothing is cached for a failure: unhash the
-			 * placeholder and hand waiters the error */
-			n->d_error = err;
-			if (hashed) {
-				lockref_lock(&parent->d_ref);
-				d_unhash_locked(n);
-				lockref_unlock(&parent->d_ref);
-			}
-			d_wake_waiters(n);
-			dentry_put(n);
-			return err;
-		}
-		d_wake_waiters(n);
-		*out = n;
-		return 0;
-	}
-	return -EAGAIN;
-}
-
 /* @d is referenced; the walk continues from it with @path. */
 static int walk_ref(struct dcache *dc, struct dentry *d, const char *path,
 		    unsigned flags, enum dc_op op, struct dc_result *res)
@@ -445,9 +239,9 @@ static int walk_ref(struct dcache *dc, struct dentry *d, const char *path,
 			err = -ENAMETOOLONG;
 			goto out_put;
 		}
-		if (is_dot(comp, len))
+		if (dc_is_dot(comp, len))
 			continue;
-		if (is_dotdot(comp, len)) {
+		if (dc_is_dotdot(comp, len)) {
 			c = dentry_parent(d);
 			dentry_put(d);
 			d = c;
@@ -471,120 +265,6 @@ static int walk_ref(struct dcache *dc, struct dentry *d, const char *path,
 	return dc_finish(dc, d, flags, res);
 
 out_put:
-	dentry_put(d);
-	return err;
-}
-
-/* Fresh attributes of @inode through its dentry @d; into @out. */
-static int refresh_attr(struct dcache *dc, struct dentry *d,
-			struct dc_inode *inode, struct dc_attr *out)
-{
-	uint64_t since = i_epoch(dc);
-	int err;
-
-	dc_count(C_BACKEND + DC_BE_GETATTR);
-	err = dc->ops.getattr(dc->backend, d, out);
-	if (err) {
-		dc_count(C_BACKEND_ERR);
-		return err;
-	}
-	if (!same_object(inode, out)) {
-		/* the name now holds another object: ours is gone */
-		d_invalidate(d, DC_SRC_EXPIRED);
-		return -ESTALE;
-	}
-	i_set_attr(inode, out, since);
-	return 0;
-}
-
-static ssize_t refresh_link(struct dcache *dc, struct dentry *d,
-			    struct dc_inode *inode, char *buf, size_t size)
-{
-	uint64_t since = i_epoch(dc);
-	size_t cap = 256;
-	ssize_t n;
-	char *tmp;
-	int err;
-
-	for (;;) {
-		tmp = malloc(cap);
-		if (!tmp)
-			return -ENOMEM;
-		dc_count(C_BACKEND + DC_BE_READLINK);
-		n = dc->ops.readlink(dc->backend, d, tmp, cap);
-		if (n < 0 || (size_t)n < cap)
-			break;
-		free(tmp);
-		if (cap >= (size_t)1 << 20)
-			return -ENAMETOOLONG;
-		cap *= 4;
-	}
-	if (n < 0) {
-		dc_count(C_BACKEND_ERR);
-		free(tmp);
-		return n;
-	}
-	err = i_set_link(inode, tmp, (size_t)n, since);
-	/* as readlink(2): up to @size bytes, a NUL only if there is room */
-	memcpy(buf, tmp, (size_t)n < size ? (size_t)n : size);
-	if ((size_t)n < size)
-		buf[n] = '\0';
-	free(tmp);
-	return err ? err : n;
-}
-
-/*
- * Answer for the referenced final dentry @d (consumed).  Not in RCU, no
- * lock held: may ask the backend (unless DC_CACHED) and put.
- */
-int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
-	      struct dc_result *res)
-{
-	struct dc_inode *inode = dentry_inode(d);
-	uint64_t now = 0;
-	ssize_t n;
-	int err = 0;
-
-	if (!inode) {
-		res->nodeid = 0;
-		err = -ENOENT;
-		goto out;
-	}
-	res->nodeid = inode->i_nodeid;
-	res->generation = dc->generation;
-	if ((flags & DC_WANT_ATTR) && !i_copy_attr(inode, &res->attr, &now)) {
-		err = -EAGAIN;
-		if (flags & DC_CACHED)
-			goto out;
-		err = refresh_attr(dc, d, inode, &res->attr);
-		if (err)
-			goto out;
-	}
-	if ((flags & DC_WANT_LINK) && inode->i_type == S_IFLNK &&
-	    !i_copy_link(inode, res->link, res->link_size, &res->link_len,
-			 &now)) {
-		err = -EAGAIN;
-		if (flags & DC_CACHED)
-			goto out;
-		n = refresh_link(dc, d, inode, res->link, res->link_size);
-		if (n < 0) {
-			err = (int)n;
-			goto out;
-		}
-		res->link_len = (size_t)n;
-		err = 0;
-	}
-	/* our reference becomes the kernel's, unless it has one */
-	if ((flags & DC_WANT_KREF) && i_kref_get(inode))
-		inode = NULL;
-out:
-	dc_inode_put(inode);
-	if (flags & DC_WANT_DENTRY && (!err || err == -ENOENT)) {
-		res->dentry = d;
-		return err;
-	}
-	if (err && err != -ENOENT)
-		res->nodeid = 0;
 	dentry_put(d);
 	return err;
 }
@@ -620,29 +300,6 @@ int dcache_walk(struct dcache *dc, const char *path, unsigned flags,
 		struct dc_result *res)
 {
 	return dcache_walk_at(dc, dc->root, path, flags, res);
-}
-
-/* ---- node-id entry points ---- */
-
-struct dentry *dc_parent_of_id(struct dcache *dc, uint64_t nodeid, int *err)
-{
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
-	struct dentry *d;
-
-	if (!inode) {
-		*err = -ESTALE;
-		return NULL;
-	}
-	if (inode->i_type != S_IFDIR) {
-		dc_inode_put(inode);
-		*err = -ENOTDIR;
-		return NULL;
-	}
-	d = dc_inode_alias(inode);
-	dc_inode_put(inode);
-	if (!d)
-		*err = -ESTALE;
-	return d;
 }
 
 int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
@@ -686,182 +343,8 @@ int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
 				return -EAGAIN;
 		}
 	}
-	pd = dc_parent_of_id(dc, parent, &err);
+	pd = dc_dir_dentry(dc, parent, &err);
 	if (!pd)
 		return err;
 	return walk_ref(dc, pd, name, flags, DC_OP_LOOKUP, res);
-}
-
-int dcache_getattr(struct dcache *dc, uint64_t nodeid, unsigned flags,
-		   struct dc_attr *attr)
-{
-	enum dc_op op = flags & DC_FOR_ACCESS ? DC_OP_ACCESS : DC_OP_GETATTR;
-	struct dc_inode *inode;
-	struct dentry *d;
-	uint64_t now = 0;
-	int err, tries;
-	bool hashed;
-
-	DC_ASSERT_NOT_RCU();
-	if (!(flags & DC_FORCE_REF)) {
-		rcu_read_lock();
-		inode = i_find_id_rcu(dc, nodeid);
-		if (!inode) {
-			rcu_read_unlock();
-			return -ESTALE;
-		}
-		/* no reference: the copy is validated by i_seq */
-		if (i_copy_attr(inode, attr, &now)) {
-			rcu_read_unlock();
-			dc_count(C_HIT + op);
-			return 0;
-		}
-		rcu_read_unlock();
-	} else {
-		/* ref mode, for benchmarks and tests of the slow path */
-		inode = dcache_inode_get(dc, nodeid);
-		if (!inode)
-			return -ESTALE;
-		if (i_copy_attr(inode, attr, &now)) {
-			dc_inode_put(inode);
-			return 0;
-		}
-		dc_inode_put(inode);
-	}
-	if (flags & DC_CACHED)
-		return -EAGAIN;
-	dc_count(C_SLOW + op);
-	inode = dcache_inode_get(dc, nodeid);
-	if (!inode)
-		return -ESTALE;
-	/*
-	 * A hard-linked file has one alias per cached name, and the one we
-	 * ask through may be gone from the backing tree while the object
-	 * lives on under another: drop that name and ask through the next
-	 * hashed alias (dc_inode_alias prefers hashed ones).
-	 */
-	for (tries = 0;; tries++) {
-		d = dc_inode_alias(inode);
-		if (!d) {
-			err = -ESTALE;
-			break;
-		}
-		hashed = !(load_relaxed(d->d_flags) & D_UNHASHED);
-		err = refresh_attr(dc, d, inode, attr);
-		if (err != -ENOENT || !hashed || tries == 16) {
-			dentry_put(d);
-			break;
-		}
-		d_invalidate(d, DC_SRC_EXPIRED);
-		dentry_put(d);
-	}
-	dc_inode_put(inode);
-	return err;
-}
-
-ssize_t dcache_readlink(struct dcache *dc, uint64_t nodeid, unsigned flags,
-			char *buf, size_t size)
-{
-	struct dc_inode *inode;
-	struct dentry *d;
-	uint64_t now = 0;
-	size_t len;
-	ssize_t n;
-
-	DC_ASSERT_NOT_RCU();
-	rcu_read_lock();
-	inode = i_find_id_rcu(dc, nodeid);
-	if (!inode) {
-		rcu_read_unlock();
-		return -ESTALE;
-	}
-	if (inode->i_type != S_IFLNK) {
-		rcu_read_unlock();
-		return -EINVAL;
-	}
-	if (!(flags & DC_FORCE_REF) &&
-	    i_copy_link(inode, buf, size, &len, &now)) {
-		rcu_read_unlock();
-		dc_count(C_HIT + DC_OP_READLINK);
-		return (ssize_t)len;
-	}
-	rcu_read_unlock();
-	if (flags & DC_CACHED)
-		return -EAGAIN;
-	dc_count(C_SLOW + DC_OP_READLINK);
-	inode = dcache_inode_get(dc, nodeid);
-	if (!inode)
-		return -ESTALE;
-	d = dc_inode_alias(inode);
-	n = d ? refresh_link(dc, d, inode, buf, size) : -ESTALE;
-	dentry_put(d);
-	dc_inode_put(inode);
-	return n;
-}
-
-int dcache_test_add_nlookup(struct dcache *dc, uint64_t nodeid, uint64_t n)
-{
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
-
-	if (!inode)
-		return -ESTALE;
-	/* as i_kref_get, n at once: our reference is the kernel's if the
-	 * count was 0 */
-	if (!n || __atomic_fetch_add(&inode->i_nlookup, n, __ATOMIC_SEQ_CST))
-		dc_inode_put(inode);
-	return 0;
-}
-
-int dcache_forget(struct dcache *dc, uint64_t nodeid, uint64_t nlookup)
-{
-	struct dc_inode *inode = dcache_inode_get(dc, nodeid);
-	uint64_t take;
-
-	if (!inode)
-		return -ESTALE;
-	take = i_kref_put(inode, nlookup);
-	dc_inode_put(inode); /* our temporary reference */
-	return take < nlookup ? -EINVAL : 0;
-}
-
-struct rd_ctx {
-	struct dcache *dc;
-	uint64_t since;
-	struct dentry *dir;
-	dc_filldir_t fill;
-	void *ctx;
-};
-
-static int rd_fill(void *arg, const char *name, size_t len,
-		   const struct dc_attr *attr)
-{
-	struct rd_ctx *rc = arg;
-
-	/* readdirplus data primes the cache; a failure here is harmless */
-	if (attr && len <= DC_NAME_MAX && !is_dot(name, len) &&
-	    !is_dotdot(name, len))
-		dc_instantiate_in(rc->dc, rc->dir, name, len, attr, NULL,
-				  rc->since, 0, NULL);
-	return rc->fill(rc->ctx, name, len, attr);
-}
-
-off_t dcache_readdir(struct dcache *dc, uint64_t nodeid, off_t pos,
-		     dc_filldir_t fill, void *ctx)
-{
-	struct rd_ctx rc = {dc, i_epoch(dc), NULL, fill, ctx};
-	int err;
-	off_t r;
-
-	DC_ASSERT_NOT_RCU();
-	if (!dc->ops.readdir)
-		return -ENOSYS;
-	rc.dir = dc_parent_of_id(dc, nodeid, &err);
-	if (!rc.dir)
-		return err;
-	dc_count(C_BACKEND + DC_BE_READDIR);
-	r = dc->ops.readdir(dc->backend, rc.dir, pos, rd_fill, &rc);
-	if (r < 0)
-		dc_count(C_BACKEND_ERR);
-	dentry_put(rc.dir);
-	return r;
 }

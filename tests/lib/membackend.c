@@ -8,15 +8,12 @@
  *
  * The mutex is never held while calling into the dcache: the dentry to
  * node mapping (dentry_inode, dc_inode_key, dentry_name_copy) is done
- * before taking it, and readdir copies a batch of entries under the lock
- * and calls the fill function after dropping it (the fill function
- * instantiates dentries, which may wait for a thread that is itself
- * waiting for this mutex inside a backend lookup).
+ * before taking it.
  *
  * Objects.  A node is one object (file, directory, symlink, ...), found by
  * inode number in mb->nodes[].  An entry is one name of a node in a
  * directory: it sits in the global hash keyed (directory ino, name) and in
- * its directory's slot array, whose index is the readdir position.  A
+ * its directory's slot array, whose index is its listing position.  A
  * removed entry leaves a NULL slot (positions of the others stay put); the
  * array is compacted when it is mostly holes.  A node is freed when its
  * last name goes (nlink 0): the backend ops then answer -ENOENT for it.
@@ -940,88 +937,10 @@ static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
 	return ret;
 }
 
-struct rd_item {
-	size_t pos;
-	size_t len;
-	struct dc_attr attr;
-	char name[DC_NAME_MAX + 1];
-};
-
-static off_t be_readdir(void *backend, struct dentry *dir, off_t pos,
-			dc_filldir_t fill, void *ctx)
-{
-	struct membackend *mb = backend;
-	char name[DC_NAME_MAX + 1];
-	struct rd_item *batch;
-	size_t len, next;
-	bool first = true;
-	uint64_t ino;
-	int err = 0;
-
-	if (pos < 0)
-		return -EINVAL;
-	ino = op_prepare(mb, DC_BE_READDIR, dir, name, &len);
-	batch = malloc(READDIR_BATCH * sizeof(*batch));
-	if (!batch)
-		return -ENOMEM;
-	next = (size_t)pos;
-	for (;;) {
-		struct mb_node *d;
-		size_t i, n = 0;
-
-		pthread_mutex_lock(&mb->lock);
-		/* One injection per readdir call, not per batch. */
-		if (first)
-			err = injected(mb, DC_BE_READDIR, len ? name : NULL,
-				       len);
-		first = false;
-		d = err ? NULL : op_node(mb, ino, &err);
-		if (d && !is_dir(d)) {
-			d = NULL;
-			err = -ENOTDIR;
-		}
-		for (; d && next < d->nslots && n < READDIR_BATCH; next++) {
-			struct mb_entry *e = d->slots[next];
-
-			if (!e)
-				continue;
-			batch[n].pos = next;
-			batch[n].len = e->len;
-			batch[n].attr = e->node->attr;
-			memcpy(batch[n].name, e->name, e->len + 1);
-			n++;
-		}
-		pthread_mutex_unlock(&mb->lock);
-		if (err)
-			goto out;
-		/* Unlocked: fill may call into the dcache (see the top). */
-		for (i = 0; i < n; i++) {
-			int r = fill(ctx, batch[i].name, batch[i].len,
-				     &batch[i].attr);
-
-			if (r < 0) {
-				err = r;
-				goto out;
-			}
-			if (r > 0) {
-				/* Full: this entry was not taken. */
-				next = batch[i].pos;
-				goto out;
-			}
-		}
-		if (n < READDIR_BATCH)
-			break;
-	}
-out:
-	free(batch);
-	return err ? err : (off_t)next;
-}
-
 static const struct dc_backend_ops mb_backend_ops = {
 	.lookup = be_lookup,
 	.getattr = be_getattr,
 	.readlink = be_readlink,
-	.readdir = be_readdir,
 };
 
 const struct dc_backend_ops *mb_ops(void)

@@ -3,7 +3,7 @@
  * tests/torture/torture.c - an rcutorture-style stress test of the dcache.
  *
  *   torture [-s seconds] [-r readers] [-u updaters] [-S seed] [-y]
- *           [-t] [-n] [-R] [-x] [-a]
+ *           [-t] [-n] [-x] [-a]
  *
  * Variants (any combination):
  *   -t  all TTLs 0: every use of a cached entry or attribute revalidates
@@ -12,9 +12,6 @@
  *       the owner's directory lock, as the kernel serializes writers of a
  *       directory), so write-throughs of one name come from several
  *       threads while invalidations and lookups race them;
- *   -R  readers also list static directories with dcache_readdir (which
- *       caches what the listing carries), checking each owned entry
- *       against the oracle;
  *   -x  updaters also call dcache_expire_all, dcache_forget_key before
  *       removals, and dcache_forget_key + dcache_rekey as a failed
  *       removal does;
@@ -157,7 +154,7 @@ static struct dcache *dc;
 
 static unsigned opt_seconds = 5, opt_readers = 4, opt_updaters = 2;
 static uint64_t opt_seed;
-static bool opt_yield, opt_ttl0, opt_shared, opt_readdir, opt_expire;
+static bool opt_yield, opt_ttl0, opt_shared, opt_expire;
 static bool opt_alias;
 #define NRACER 2 /* -a threads */
 #define NRACE 4	 /* -a names: race/r<i> */
@@ -205,12 +202,11 @@ static struct thr *threads;
  * What an owner's updaters share: the occupied names (object id + 1), and
  * the owner's directory lock.  The lock models the kernel's directory
  * locks (i_rwsem): a FUSE create, unlink, rename or setattr runs with the
- * parent directory locked exclusively, a readdir with it shared, so two
- * writers of one name never overlap and a listing never sees a change
- * half done.  Lookups and revalidations take no lock (the kernel's
+ * parent directory locked exclusively, so two writers of one name never
+ * overlap.  Lookups and revalidations take no lock (the kernel's
  * d_revalidate sends LOOKUP without it), nor do invalidations (the change
- * watcher).  Taken only when updaters share owners (-n) or readers list
- * directories (-R); otherwise each owner has one updater and nobody lists.
+ * watcher).  Taken only when updaters share owners (-n); otherwise each
+ * owner has one updater.
  */
 struct owner {
 	pthread_rwlock_t lock;
@@ -1053,7 +1049,7 @@ static void updater_once(struct thr *t)
 	unsigned u = opt_shared ? rndn(t, opt_updaters) : t->id;
 	struct obj *o = &objs[u * NOBJ + rndn(t, NOBJ)];
 	unsigned r = rndn(t, 100);
-	bool lock = opt_shared || opt_readdir;
+	bool lock = opt_shared;
 
 	if (r >= 92 && (!opt_expire || rndn(t, 2))) {
 		hist(t, "shrink: %zu", dcache_shrink(dc, 1 + rndn(t, 500)));
@@ -1533,115 +1529,11 @@ static void read_filler(struct thr *t)
 	}
 }
 
-/* -R: what one listing of static directory @sd found. */
-struct rd_check {
-	struct thr *t;
-	unsigned sd, fillers;
-	uint64_t entries;
-};
-
-static int rd_fill(void *arg, const char *name, size_t len,
-		   const struct dc_attr *a)
-{
-	struct rd_check *rc = arg;
-	struct thr *t = rc->t;
-	unsigned owner, slot, f;
-	struct obj *o;
-	uint16_t occ;
-	int64_t K;
-	int end = 0;
-
-	rc->entries++;
-	t->c.checks++;
-	if (!a)
-		fail(t, V_MISMATCH, "readdir of \"%s\": no attributes for %.*s",
-		     sdir_path[rc->sd], (int)len, name);
-	if (rc->sd >= 1 + NTOP && sscanf(name, "f%3u%n", &f, &end) == 1 &&
-	    (size_t)end == len) {
-		/* a filler file: never changes */
-		f += (rc->sd - 1 - NTOP) * NFILL;
-		if (!attr_decode(a, &K) || a->ino != filler_ino[f] ||
-		    K != kenc(f + 1, FILLER_ID)) {
-			print_attr("got", a);
-			fail(t, V_MISMATCH, "readdir of \"%s\": filler %.*s",
-			     sdir_path[rc->sd], (int)len, name);
-		}
-		rc->fillers++;
-		return 0;
-	}
-	if (sscanf(name, "u%u_%u%n", &owner, &slot, &end) != 2 ||
-	    owner >= opt_updaters || slot >= NSLOT)
-		return 0; /* d<t>, s<s>, tmp<u>, race */
-	/* the owners' directory locks are held shared: a stable truth */
-	occ = owners[owner].occ[rc->sd][slot];
-	if (!occ)
-		fail(t, V_STALE,
-		     "readdir of \"%s\" lists %.*s, a free name of owner %u",
-		     sdir_path[rc->sd], (int)len, name, owner);
-	o = &objs[occ - 1];
-	if (a->ino != ld(&o->ino) || !ld(&o->alive)) {
-		print_attr("got", a);
-		fail(t, V_MISMATCH,
-		     "readdir of \"%s\""
-		     ": %.*s should be object %u ino %" PRIu64,
-		     sdir_path[rc->sd], (int)len, name, o->id, ld(&o->ino));
-	}
-	return 0;
-}
-
-/*
- * -R: list a static directory through the dcache, as a FUSE READDIRPLUS
- * would, holding every owner's directory lock shared (the kernel holds
- * the directory's i_rwsem shared across a listing).  What the listing
- * carries is cached: the other readers then check it as any other entry.
- */
-static void read_dir(struct thr *t)
-{
-	struct rd_check rc = {t, rndn(t, NSDIR), 0, 0};
-	struct dc_result res = {0};
-	uint64_t nid = DC_ROOT_ID;
-	off_t r;
-	int rc2;
-	unsigned u;
-
-	if (rc.sd) {
-		rc2 = dcache_walk(dc, sdir_path[rc.sd], DC_WANT_KREF, &res);
-		if (rc2 || !res.nodeid)
-			fail(t, V_MISMATCH, "walk of static \"%s\": rc %d",
-			     sdir_path[rc.sd], rc2);
-		nid = res.nodeid;
-	}
-	for (u = 0; u < opt_updaters; u++)
-		pthread_rwlock_rdlock(&owners[u].lock);
-	t->c.reads++;
-	r = dcache_readdir(dc, nid, 0, rd_fill, &rc);
-	for (u = opt_updaters; u-- > 0;)
-		pthread_rwlock_unlock(&owners[u].lock);
-	if (r == -ESTALE) {
-		/* an invalidation dropped the directory's dentry (op_inval):
-		 * the kernel's node id lives on, without a name to ask by */
-		t->c.estale++;
-	} else if (r < 0) {
-		fail(t, V_MISMATCH, "readdir of static \"%s\": %jd",
-		     sdir_path[rc.sd], (intmax_t)r);
-	} else if (rc.sd >= 1 + NTOP && rc.fillers != NFILL) {
-		fail(t, V_MISMATCH, "readdir of \"%s\": %u fillers, not %u",
-		     sdir_path[rc.sd], rc.fillers, NFILL);
-	}
-	if (rc.sd && dcache_forget(dc, nid, 1))
-		fail(t, V_MISMATCH, "forget of static \"%s\"",
-		     sdir_path[rc.sd]);
-}
-
 static void reader_once(struct thr *t)
 {
 	struct obj *o;
 	struct snap s;
 
-	if (opt_readdir && rndn(t, 100) == 0) {
-		read_dir(t);
-		return;
-	}
 	if (rndn(t, 10) == 0) {
 		read_filler(t);
 		return;
@@ -1786,7 +1678,7 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [-s seconds] [-r readers] [-u updaters] [-S seed] "
-		"[-y] [-t] [-n] [-R] [-x] [-a]\n",
+		"[-y] [-t] [-n] [-x] [-a]\n",
 		prog);
 	exit(2);
 }
@@ -1811,7 +1703,7 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	opt_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	while ((c = getopt(argc, argv, "s:r:u:S:ytnRxah")) != -1) {
+	while ((c = getopt(argc, argv, "s:r:u:S:ytnxah")) != -1) {
 		switch (c) {
 		case 's':
 			opt_seconds = parse_uint(optarg, argv[0]);
@@ -1834,9 +1726,6 @@ int main(int argc, char **argv)
 		case 'n':
 			opt_shared = true;
 			break;
-		case 'R':
-			opt_readdir = true;
-			break;
 		case 'x':
 			opt_expire = true;
 			break;
@@ -1850,11 +1739,10 @@ int main(int argc, char **argv)
 	if (optind != argc || opt_updaters < 1 || opt_updaters > MAXUPD)
 		usage(argv[0]);
 	printf("torture: seed %" PRIu64
-	       ", %u s, %u readers, %u updaters%s%s%s%s%s%s\n",
+	       ", %u s, %u readers, %u updaters%s%s%s%s%s\n",
 	       opt_seed, opt_seconds, opt_readers, opt_updaters,
 	       opt_yield ? ", yields" : "", opt_ttl0 ? ", TTLs 0" : "",
 	       opt_shared ? ", shared names" : "",
-	       opt_readdir ? ", readdir" : "",
 	       opt_expire ? ", expire/forget_key/rekey" : "",
 	       opt_alias ? ", alias racers" : "");
 	fflush(stdout);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_inval.c - dcache_inval_entry (subtrees), dcache_inval_all,
- * dcache_inval_inode, dcache_expire_all, dcache_inode_find,
+ * dcache_inval_inode, dcache_expire_all, dc_inode_find,
  * dcache_for_each_inode, dcache_set_ttls, invalidation statistics.
  */
 #include <sys/stat.h>
@@ -223,7 +223,7 @@ static void test_expire_all(void)
 	is(walk_id(&e, "d/g", 0, NULL), -ENOENT, "d/g: gone now");
 	is(walk_id(&e, "neg", 0, NULL), 0, "neg: exists now");
 
-	in = dcache_inode_get(e.dc, f);
+	in = dc_inode_get(e.dc, f);
 	ok(in != NULL, "f's inode");
 	if (!in) {
 		env_fini(&e);
@@ -231,11 +231,11 @@ static void test_expire_all(void)
 	}
 	dc_inode_key(in, &dev, &ino);
 	dc_inode_put(in);
-	in = dcache_inode_find(e.dc, dev, ino);
-	ok(in && dc_inode_nodeid(in) == f, "dcache_inode_find by key");
+	in = dc_inode_find(e.dc, dev, ino);
+	ok(in && dc_inode_nodeid(in) == f, "dc_inode_find by key");
 	dc_inode_put(in);
-	ok(!dcache_inode_find(e.dc, dev, ino + 999999),
-	   "dcache_inode_find of an unknown key: NULL");
+	ok(!dc_inode_find(e.dc, dev, ino + 999999),
+	   "dc_inode_find of an unknown key: NULL");
 
 	c.want = f;
 	dcache_for_each_inode(e.dc, each_cb, &c);

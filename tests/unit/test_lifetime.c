@@ -115,8 +115,8 @@ static void test_kref_forget(void)
 	is(s1.backend_calls[DC_BE_LOOKUP], s0.backend_calls[DC_BE_LOOKUP],
 	   "kref hits made no backend call");
 
-	inode = dcache_inode_get(e.dc, id);
-	if (ok(inode != NULL, "dcache_inode_get")) {
+	inode = dc_inode_get(e.dc, id);
+	if (ok(inode != NULL, "dc_inode_get")) {
 		uint64_t dev = 0, ino = 0;
 		struct dc_attr want;
 
@@ -179,7 +179,7 @@ static void test_hard_links(void)
 	is(c, a, "d/c shares a's node id");
 	is(nlookup_of(&e, a), 2, "kernel references of both names add up");
 
-	inode = dcache_inode_get(e.dc, a);
+	inode = dc_inode_get(e.dc, a);
 	if (ok(inode != NULL, "inode of a")) {
 		struct dentry *al = dc_inode_alias(inode);
 		char name[DC_NAME_MAX + 1];
@@ -217,7 +217,7 @@ static void test_private(void)
 	must(mb_create(e.mb, "f", S_IFREG | 0644, NULL));
 	if (!env_start(&e))
 		return;
-	inode = dcache_inode_get(e.dc, node_of(&e, "f"));
+	inode = dc_inode_get(e.dc, node_of(&e, "f"));
 	if (!ok(inode != NULL, "inode of f"))
 		goto out;
 	ok(dc_inode_private(inode) == NULL, "private starts NULL");
@@ -263,12 +263,12 @@ static void test_free_with_krefs(void)
 	/* Removed but referenced by the kernel: no alias left. */
 	is(lookup_id(&e, DC_ROOT_ID, "g", DC_WANT_KREF, NULL), 0, "kref on g");
 	must(mb_unlink(e.mb, "g"));
-	ok(dcache_inode_get(e.dc, 0) == NULL, "dcache_inode_get(0) is NULL");
+	ok(dc_inode_get(e.dc, 0) == NULL, "dc_inode_get(0) is NULL");
 	{
 		uint64_t g = 0;
 
 		lookup_id(&e, DC_ROOT_ID, "g", DC_CACHED, &g);
-		inode = dcache_inode_get(e.dc, g);
+		inode = dc_inode_get(e.dc, g);
 	}
 	is(dcache_remove(e.dc, DC_ROOT_ID, "g"), 0, "remove g");
 	if (ok(inode != NULL, "g's inode held")) {

@@ -145,7 +145,7 @@ static void test_revalidate_vs_remove(void)
 	if (!env_start(&e))
 		return;
 	is(lookup_id(&e, DC_ROOT_ID, "f", 0, &id), 0, "f found");
-	ref = dcache_inode_get(e.dc, id);
+	ref = dc_inode_get(e.dc, id);
 	ok(ref != NULL, "a reference on f's inode");
 	race(&e, "f", 0, 2);
 	if (ref)
@@ -173,7 +173,7 @@ static void test_instantiate_vs_remove(void)
 	if (!env_start(&e))
 		return;
 	is(lookup_id(&e, DC_ROOT_ID, "g", 0, &id), 0, "g found");
-	ref = dcache_inode_get(e.dc, id);
+	ref = dc_inode_get(e.dc, id);
 	ok(ref != NULL, "a reference on g's inode");
 	race(&e, "g", 1, 2);
 	if (ref)

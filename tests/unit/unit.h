@@ -137,7 +137,7 @@ static inline struct dcache_stats stats_of(struct env *e)
 /* The kernel lookup count of @nodeid, or -1 when unknown. */
 static inline long long nlookup_of(struct env *e, uint64_t nodeid)
 {
-	struct dc_inode *inode = dcache_inode_get(e->dc, nodeid);
+	struct dc_inode *inode = dc_inode_get(e->dc, nodeid);
 	long long n;
 
 	if (!inode)
