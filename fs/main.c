@@ -10,6 +10,7 @@
 #include "ops/ops.h"
 #include "ops/plusfill.h"
 #include "options.h"
+#include "passthrough/passthrough.h" /* PASSTHROUGH hook */
 #include "rfs.h"
 #include "source/source.h"
 #include "stats/stats.h"
@@ -147,6 +148,16 @@ static int open_cache(void)
 	return dcache_new(&cfg, &rfs.dc);
 }
 
+/* The open-file limit (after the options raised it to the hard limit). */
+static unsigned long open_files_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1024;
+	return (unsigned long)rl.rlim_cur;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -185,6 +196,9 @@ int main(int argc, char **argv)
 	if (fuse_session_mount(rfs.se, rfs.o.mountpoint))
 		rfs_die("cannot mount %s (see the message above)",
 			rfs.o.mountpoint);
+	/* PASSTHROUGH hook: our own I/O on /dev/fuse, before INIT */
+	if (pt_session_setup(rfs.se, open_files_limit()))
+		goto out_unmount;
 	if (fuse_daemonize(rfs.o.foreground))
 		goto out_unmount;
 	rfs.pid = getpid();
@@ -214,6 +228,7 @@ int main(int argc, char **argv)
 	rfs_stats_add("coherence", rfs_watch_emit);
 	rfs_stats_add("filesystem", rfs_remote_emit);
 	rfs_stats_add("operations", plusfill_emit);
+	rfs_stats_add("passthrough", pt_stats_emit); /* PASSTHROUGH hook */
 	/* failing to serve statistics does not stop the mount */
 	stats = rfs_stats_start() == 0;
 	if (rfs.o.singlethread) {
@@ -232,6 +247,7 @@ int main(int argc, char **argv)
 		ret = 0;
 out_unmount:
 	rfs_locks_stop();
+	pt_fini(); /* PASSTHROUGH hook: backing ids still open */
 	if (stats)
 		rfs_stats_stop();
 	watch_stop();

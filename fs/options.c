@@ -9,6 +9,7 @@
 #include "options.h"
 #include "coherence/coherence.h"
 #include "coherence/remote.h"
+#include "passthrough/passthrough.h" /* PASSTHROUGH hook */
 
 #include <errno.h>
 #include <limits.h>
@@ -117,6 +118,14 @@ static void usage(FILE *f)
 		"                           modes; see rcufs(8))\n"
 		"    -o opendir             every opendir reaches the "
 		"daemon\n"
+		"    -o passthrough=MODE    file data straight between the "
+		"kernel and SOURCE\n"
+		"                           (Linux 6.9+, root): auto "
+		"(default) or off\n"
+		"    -o max_passthrough=N   files open in passthrough mode "
+		"at once (default:\n"
+		"                           half the open-file limit, at "
+		"most 65536)\n"
 		"    -o exact_xattr_errors  a missing security.selinux is "
 		"ENODATA, as on\n"
 		"                           SOURCE (default on a host "
@@ -377,6 +386,8 @@ static void parse_opt(char *o)
 		if (strchr(v, ',') || strchr(v, ' ') || strchr(v, '/'))
 			rfs_die("bad value for subtype: '%s'", v);
 		rfs.o.subtype = strdup(v);
+	} else if (pt_parse_opt(o, v)) {
+		/* PASSTHROUGH hook: passthrough=, max_passthrough= */
 	} else if (is_ignored(o)) {
 		/* mount(8)-only: nothing for us */
 	} else {

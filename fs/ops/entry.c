@@ -14,6 +14,7 @@
 #include "coherence/remote.h"
 #include "source/source.h"
 #include "ops/plusfill.h"
+#include "passthrough/passthrough.h" /* PASSTHROUGH hook */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,7 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int err;
 
 	rfs_thread_enter();
+	pt_getattr(ino); /* PASSTHROUGH hook: size and times moved unseen */
 	err = getattr_any(ino, 0, &a);
 	if (err == -ESTALE) {
 		/* unlinked but open: an open file still answers, and so does

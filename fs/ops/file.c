@@ -21,6 +21,7 @@
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
 #include "source/source.h"
+#include "passthrough/passthrough.h" /* PASSTHROUGH hook */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,7 +165,8 @@ void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	set_open_reply(fi, fd);
-	if (fuse_reply_open(req, fi) == -ENOENT) {
+	/* PASSTHROUGH hook: pt_reply_open in place of fuse_reply_open */
+	if (pt_reply_open(req, ino, fd, fi) == -ENOENT) {
 		/* interrupted: no RELEASE will come */
 		rfs_open_del(ino, fd);
 		close(fd);
@@ -248,7 +250,8 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	set_open_reply(fi, fd);
 	rfs_fill_entry(&e, &res);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+	/* PASSTHROUGH hook: pt_reply_create in place of fuse_reply_create */
+	if (pt_reply_create(req, res.nodeid, fd, &e, fi) == -ENOENT) {
 		/* interrupted: no reference taken, no RELEASE will come */
 		rfs_open_del(res.nodeid, fd);
 		dcache_forget(rfs.dc, res.nodeid, 1);
@@ -457,6 +460,7 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void rfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	rfs_thread_enter();
+	pt_release(ino, (int)fi->fh); /* PASSTHROUGH hook */
 	/* and the locks of every owner that locked through this open */
 	rfs_open_del(ino, (int)fi->fh);
 	/* drops the flock locks of this open with the fd */

@@ -7,6 +7,7 @@
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
 #include "source/source.h"
+#include "passthrough/passthrough.h" /* PASSTHROUGH hook */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +105,7 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 		  !!(conn->want & FUSE_CAP_POSIX_LOCKS),
 		  !!(conn->want & FUSE_CAP_FLOCK_LOCKS),
 		  !!(conn->want & FUSE_CAP_WRITEBACK_CACHE));
+	pt_init(conn); /* PASSTHROUGH hook */
 }
 
 void rfs_destroy(void *userdata)
