@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,18 +162,6 @@ static void usage(FILE *f)
 		"rcufs works from\n"
 		"/etc/fstab through mount.fuse3.\n"
 		"See rcufs(8).\n");
-}
-
-void rfs_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("rcufs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
 }
 
 static double parse_seconds(const char *opt, const char *v)

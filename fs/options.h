@@ -16,8 +16,5 @@ void rfs_options_parse(int argc, char **argv);
 /* The arguments for fuse_session_new: @argv0, -d, and -o with the mount
  * options from rfs.o.  Exits on failure. */
 void rfs_options_fuse_args(struct fuse_args *args, const char *argv0);
-/* "rcufs: MESSAGE" on stderr and exit(1): before mounting only. */
-void rfs_die(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
 
 #endif /* RCUFS_FS_OPTIONS_H */

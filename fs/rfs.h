@@ -136,6 +136,9 @@ static inline double rfs_tmo(const double *t)
 /* Log a line to stderr with a level prefix ("rcufs: error: ..."). */
 void rfs_log(const char *level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "rcufs: MESSAGE" on stderr and exit(1): before mounting only. */
+void rfs_die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 #define rfs_error(...) rfs_log("error", __VA_ARGS__)
 #define rfs_warn(...) rfs_log("warning", __VA_ARGS__)
 #define rfs_debug(...)                                 \
