@@ -268,14 +268,6 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr,
 		if (err)
 			goto out;
 	}
-	if ((to_set & FUSE_SET_ATTR_MODE) &&
-	    ((attr->st_mode & S_ISUID) ||
-	     (attr->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) &&
-	    pt_has_backing(ino)) {
-		/* PASSTHROUGH hook: see pt_has_backing */
-		err = -ETXTBSY;
-		goto out;
-	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if ((fd >= 0 ? fchmod(fd, attr->st_mode)
 			     : chmod(proc, attr->st_mode)) < 0) {

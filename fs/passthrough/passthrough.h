@@ -77,14 +77,6 @@ void pt_getattr(uint64_t ino);
 /* The "passthrough" section of rcufs stats.  Statistics thread. */
 void pt_stats_emit(struct rfs_emit *e);
 
-/*
- * True while @ino is open in passthrough mode.  SETATTR refuses to set
- * setuid/setgid then (ETXTBSY): those opens' writes bypass the daemon, so
- * nothing would clear the bits on the next write, as the kernel does on a
- * native filesystem.  Request handlers, outside RCU; takes pt_lock.
- */
-bool pt_has_backing(uint64_t ino);
-
 /* After the session loop, before the session is destroyed: close every
  * backing id still registered.  Main thread. */
 void pt_fini(void);

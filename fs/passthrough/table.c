@@ -73,9 +73,10 @@
  * rcufs still clears the bits itself by acting as the caller (WRITE,
  * truncate, O_TRUNC; after an O_TRUNC open the kernel's attributes are
  * dropped, since v2 keeps them).  A file that has either bit when it is
- * opened, with no passthrough open of it, is opened the normal way; SETATTR
- * refuses to set them while one exists (pt_has_backing, generic/058).
- * Known gap: bits set directly in SOURCE meanwhile (rcufs(8)).
+ * opened, with no passthrough open of it, is opened the normal way.  Known
+ * gap: bits set while a passthrough open of the file exists are not
+ * cleared by writes until every open is closed (generic/056 checks that a
+ * new open after that clears them; rcufs(8) documents it).
  *
  * Bound: at most max_passthrough backing files at once (default: half the
  * daemon's open-file limit, at most 65536); beyond it, new inodes are
@@ -193,11 +194,16 @@ static unsigned pt_slot(uint64_t nodeid)
 	return (unsigned)((nodeid ^ (nodeid >> 12)) % PT_HASH);
 }
 
+static struct pt_inode **pt_bucket(uint64_t nodeid)
+{
+	return &pt_hash[pt_slot(nodeid)];
+}
+
 static struct pt_inode *pt_find(uint64_t nodeid, bool create)
 {
 	struct pt_inode *e;
 
-	for (e = pt_hash[pt_slot(nodeid)]; e; e = e->next)
+	for (e = *pt_bucket(nodeid); e; e = e->next)
 		if (e->nodeid == nodeid)
 			return e;
 	if (!create)
@@ -206,8 +212,8 @@ static struct pt_inode *pt_find(uint64_t nodeid, bool create)
 	if (!e)
 		return NULL;
 	e->nodeid = nodeid;
-	e->next = pt_hash[pt_slot(nodeid)];
-	pt_hash[pt_slot(nodeid)] = e;
+	e->next = *pt_bucket(nodeid);
+	*pt_bucket(nodeid) = e;
 	return e;
 }
 
@@ -217,7 +223,7 @@ static void pt_drop_if_unused(struct pt_inode *e)
 
 	if (e->n_pt || e->n_cached)
 		return;
-	for (pp = &pt_hash[pt_slot(e->nodeid)]; *pp; pp = &(*pp)->next) {
+	for (pp = pt_bucket(e->nodeid); *pp; pp = &(*pp)->next) {
 		if (*pp == e) {
 			*pp = e->next;
 			free(e);
@@ -432,18 +438,6 @@ void pt_getattr(uint64_t ino)
 	 * it); one closed just now leaves attributes that RELEASE drops */
 	if (__atomic_load_n(&pt_active[pt_slot(ino)], __ATOMIC_ACQUIRE))
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
-}
-
-bool pt_has_backing(uint64_t ino)
-{
-	struct pt_inode *e;
-	bool r;
-
-	pthread_mutex_lock(&pt_lock);
-	e = pt_find(ino, false);
-	r = e && e->backing_id > 0;
-	pthread_mutex_unlock(&pt_lock);
-	return r;
 }
 
 /* ---- replies -------------------------------------------------------------- */
