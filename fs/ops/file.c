@@ -460,10 +460,13 @@ void rfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void rfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	rfs_thread_enter();
-	pt_release(ino, (int)fi->fh); /* PASSTHROUGH hook */
-	/* and the locks of every owner that locked through this open */
+	/* the locks of every owner that locked through this open, and its
+	 * flock lock, first: the kernel does not wait for RELEASE, so a
+	 * waiter's next request may already be on its way */
 	rfs_open_del(ino, (int)fi->fh);
-	/* drops the flock locks of this open with the fd */
+	if (fi->flock_release)
+		flock((int)fi->fh, LOCK_UN);
+	pt_release(ino, (int)fi->fh); /* PASSTHROUGH hook */
 	close((int)fi->fh);
 	rfs_reply_err(req, 0);
 }
