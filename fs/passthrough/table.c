@@ -108,6 +108,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -278,9 +279,9 @@ static void pt_note_refusal(int err)
 	if (err == ELOOP) {
 		if (!__atomic_exchange_n(&said_eloop, 1, __ATOMIC_RELAXED))
 			rfs_log("notice",
-				"passthrough: a file on a stacked filesystem "
-				"(overlayfs, FUSE) is opened the normal way "
-				"(stacking depth); so are all such files");
+				"passthrough: a file on a stacked or FUSE "
+				"filesystem (overlayfs, GlusterFS, sshfs) is "
+				"opened the normal way; so are all such files");
 	} else if (!__atomic_exchange_n(&said_other, 1, __ATOMIC_RELAXED)) {
 		rfs_log("notice",
 			"passthrough: the kernel refused a backing file (%s): "
@@ -300,9 +301,15 @@ static void pt_note_refusal(int err)
 static int pt_backing_open(int fd)
 {
 	struct pt_backing_map map = {0};
+	struct statfs sfs;
 	char proc[64];
 	int id;
 
+	/* A FUSE filesystem's file (GlusterFS, sshfs): its own server's open
+	 * flags would rule the I/O (direct_io refuses shared mmap: ENODEV)
+	 * and its data path is a round trip anyway: the normal way. */
+	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == 0x65735546)
+		return -ELOOP;
 	backing_proc_path(fd, proc);
 	map.fd = open(proc, O_PATH | O_CLOEXEC);
 	if (map.fd < 0)
