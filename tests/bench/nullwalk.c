@@ -62,18 +62,23 @@ static uint64_t F, P, L, lvl1, lvl2, lvl3, ents;
 /* A decoded node: depth 0 (root) to 3 (leaf directory), 4 an entry. */
 struct node {
 	int depth;
-	uint64_t dir;	/* index within its level (depth 1-3); leaf of an entry */
-	uint64_t n;	/* entry: 0..P-1 a file, P..P+L-1 a symlink */
+	uint64_t dir; /* index within its level (depth 1-3); leaf of an entry */
+	uint64_t n;   /* entry: 0..P-1 a file, P..P+L-1 a symlink */
 };
 
 static fuse_ino_t ino_of(const struct node *x)
 {
 	switch (x->depth) {
-	case 0: return FUSE_ROOT_ID;
-	case 1: return lvl1 + x->dir;
-	case 2: return lvl2 + x->dir;
-	case 3: return lvl3 + x->dir;
-	default: return ents + x->dir * (P + L) + x->n;
+	case 0:
+		return FUSE_ROOT_ID;
+	case 1:
+		return lvl1 + x->dir;
+	case 2:
+		return lvl2 + x->dir;
+	case 3:
+		return lvl3 + x->dir;
+	default:
+		return ents + x->dir * (P + L) + x->n;
 	}
 }
 
@@ -187,7 +192,8 @@ static void nw_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_entry(req, &e);
 }
 
-static void nw_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void nw_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
 {
 	struct node x;
 	struct stat st;
@@ -221,7 +227,8 @@ static void nw_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, 0);
 }
 
-static void nw_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void nw_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
 {
 	(void)ino;
 	if (!cfg.opendir) {
@@ -283,13 +290,14 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					    : NULL,
 				    &e);
 			if (!e.ino)
-				fill(&c, &e.attr); /* the dirent's ino and type */
+				fill(&c,
+				     &e.attr); /* the dirent's ino and type */
 			n = fuse_add_direntry_plus(req, buf + used, size - used,
 						   name, &e, (off_t)(i + 1));
 		} else {
 			fill(&c, &st);
-			n = fuse_add_direntry(req, buf + used, size - used, name,
-					      &st, (off_t)(i + 1));
+			n = fuse_add_direntry(req, buf + used, size - used,
+					      name, &st, (off_t)(i + 1));
 		}
 		if (n > size - used)
 			break;
@@ -351,8 +359,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (fuse_parse_cmdline(&args, &o) || !o.mountpoint) {
-		fprintf(stderr, "usage: nullwalk [-f] [-s] MNT -o "
-				"fanout=F,files=P,links=L[,timeout=S][,opendir]\n");
+		fprintf(stderr,
+			"usage: nullwalk [-f] [-s] MNT -o "
+			"fanout=F,files=P,links=L[,timeout=S][,opendir]\n");
 		return 2;
 	}
 	if (fuse_opt_parse(&args, &cfg, nw_opts, NULL) == -1)
@@ -360,8 +369,9 @@ int main(int argc, char **argv)
 	if (cfg.fanout < 1 || cfg.fanout > 1000 || cfg.files < 1 ||
 	    cfg.files > 100000 || cfg.links < 0 || cfg.links > 100000 ||
 	    cfg.timeout < 0) {
-		fprintf(stderr, "nullwalk: fanout 1-1000, files 1-100000, links "
-				"0-100000, timeout >= 0\n");
+		fprintf(stderr,
+			"nullwalk: fanout 1-1000, files 1-100000, links "
+			"0-100000, timeout >= 0\n");
 		return 2;
 	}
 	if (cfg.fill && strcmp(cfg.fill, "all") && strcmp(cfg.fill, "dirs")) {
@@ -379,7 +389,8 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &nw_ops, sizeof(nw_ops), NULL);
 	if (!se)
 		return 1;
-	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, o.mountpoint)) {
+	if (fuse_set_signal_handlers(se) ||
+	    fuse_session_mount(se, o.mountpoint)) {
 		fuse_session_destroy(se);
 		return 1;
 	}
