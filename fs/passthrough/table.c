@@ -498,17 +498,23 @@ static void pt_demote(uint64_t ino, int fd)
 			 "backing id: opened the normal way");
 }
 
-int pt_reply_open(fuse_req_t req, uint64_t ino, int fd,
-		  struct fuse_file_info *fi)
+/*
+ * Reply to the OPEN (@e NULL) or CREATE of @ino, opened at @fd, naming the
+ * backing file when @ino may pass through; then keep the books right for
+ * what the reply did.
+ */
+static int pt_reply(fuse_req_t req, uint64_t ino, int fd,
+		    const struct fuse_entry_param *e, struct fuse_file_info *fi)
 {
 	int id = 0, r;
 
 	if (!pt_on())
-		return fuse_reply_open(req, fi);
+		return e ? fuse_reply_create(req, e, fi)
+			 : fuse_reply_open(req, fi);
 	id = pt_open(ino, fd);
 	if (id > 0)
 		pt_mark_reply(fi, id);
-	r = fuse_reply_open(req, fi);
+	r = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	tls_backing_id = 0;
 	if (r >= 0 && (fi->flags & O_TRUNC) && pt.killpriv_v2)
 		/* SOURCE may have cleared setuid/setgid for the caller; with
@@ -522,26 +528,16 @@ int pt_reply_open(fuse_req_t req, uint64_t ino, int fd,
 	return r;
 }
 
+int pt_reply_open(fuse_req_t req, uint64_t ino, int fd,
+		  struct fuse_file_info *fi)
+{
+	return pt_reply(req, ino, fd, NULL, fi);
+}
+
 int pt_reply_create(fuse_req_t req, uint64_t ino, int fd,
 		    const struct fuse_entry_param *e, struct fuse_file_info *fi)
 {
-	int id = 0, r;
-
-	if (!pt_on())
-		return fuse_reply_create(req, e, fi);
-	id = pt_open(ino, fd);
-	if (id > 0)
-		pt_mark_reply(fi, id);
-	r = fuse_reply_create(req, e, fi);
-	tls_backing_id = 0;
-	if (r >= 0 && (fi->flags & O_TRUNC) && pt.killpriv_v2)
-		/* an existing file truncated (see pt_reply_open) */
-		rfs_queue_inval_attr(ino);
-	if (r >= 0 && id > 0 && !pt_reply_patched())
-		pt_demote(ino, fd);
-	if (r < 0 && id >= 0)
-		pt_release(ino, fd);
-	return r;
+	return pt_reply(req, ino, fd, e, fi);
 }
 
 /* ---- exit and statistics -------------------------------------------------- */
