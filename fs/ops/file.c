@@ -135,6 +135,25 @@ static int open_for_exec(fuse_req_t req, fuse_ino_t ino, int flags)
 	return err;
 }
 
+/*
+ * Without default_permissions the kernel lets an exec through when the
+ * file has any x bit, and the open as the caller checks only read
+ * permission: the caller's own execute permission is checked here, on
+ * the opened file (@fd).  0 or -EACCES (or fstat's error).
+ */
+static int exec_check(fuse_req_t req, fuse_ino_t ino, int flags, int fd)
+{
+	struct dc_attr a;
+	struct stat st;
+
+	if (rfs.o.default_permissions || !(flags & RFS_FMODE_EXEC))
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	dc_attr_from_stat(&a, &st);
+	return rfs_caller_may(req, ino, &a, X_OK);
+}
+
 void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	bool upgraded;
@@ -155,6 +174,12 @@ void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rfs_reply_err(req, fd);
 			return;
 		}
+	}
+	err = exec_check(req, ino, flags, fd);
+	if (err) {
+		close(fd);
+		rfs_reply_err(req, err);
+		return;
 	}
 	if (flags & O_TRUNC)
 		rfs_attr_changed(ino);

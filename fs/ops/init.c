@@ -58,6 +58,12 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 	    (conn->capable & FUSE_CAP_DONT_MASK) && source_has_acls()) {
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 		rfs_creds_set_caller_umask(true);
+	} else if (!rfs.o.default_permissions &&
+		   (conn->capable & FUSE_CAP_DONT_MASK)) {
+		/* SOURCE enforces the ACLs; a default ACL of the parent
+		 * must replace the umask there too, so it is applied there */
+		conn->want |= FUSE_CAP_DONT_MASK;
+		rfs_creds_set_caller_umask(true);
 	}
 	/*
 	 * No OPENDIR (-o no_opendir, the default): an ENOSYS answer to the

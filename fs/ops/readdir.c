@@ -309,7 +309,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int err;
 
 	searchable = !plus || rfs_may_search(req, ino) == 0;
-	if (plus)
+	/* with an entry timeout of 0 the kernel keeps no name it is given:
+	 * every one would come back as a LOOKUP, so filling only costs */
+	if (plus && rfs_tmo(&rfs.o.entry_timeout) > 0)
 		fetch = plusfill_want(ino);
 	/* as get_or_list answers from the cache: only with default_permissions */
 	if (fetch && rfs.o.default_permissions && plusfill_want_xattr())

@@ -93,6 +93,10 @@ static void emit_daemon(struct rfs_emit *e)
 	snprintf(dev, sizeof(dev), "%u:%u", major(mount_dev), minor(mount_dev));
 	rfs_emit_str(e, "device", dev);
 	rfs_emit_str(e, "cache", rfs.o.cache_off ? "off" : "on");
+	rfs_emit_str(e, "permissions",
+		     rfs.o.default_permissions
+			     ? "kernel (default_permissions)"
+			     : "rcufs and SOURCE (no_default_permissions)");
 	rfs_emit_double(e, "uptime_s", (rfs_now_ns() - rfs.start_ns) / 1e9);
 	rfs_emit_bytes(e, "rss_bytes", rss_bytes());
 	if (fds >= 0)
