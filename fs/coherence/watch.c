@@ -62,6 +62,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct rfs_watch_stats watch_stats; /* relaxed atomics */
@@ -71,6 +72,9 @@ static pthread_t watcher_tid;
 bool started;	      /* the main thread only: watch_start, watch_stop */
 static bool stopping; /* atomic: a request to the watcher */
 bool pending_all;     /* atomic: a request to the watcher */
+
+/* how long the events of a burst gather before they are read */
+static const struct timespec gather = {0, 1000000};
 
 static void *watcher_main(void *arg)
 {
@@ -101,6 +105,19 @@ static void *watcher_main(void *arg)
 				ev_inval_everything();
 		}
 		if (pf[0].revents & POLLIN) {
+			/*
+			 * Let a burst gather first: while events wait in the
+			 * queue the kernel merges the next ones on the same
+			 * object into them (fanotify: same object and type;
+			 * inotify: the same as the last), so a writer's
+			 * thousands of writes a millisecond cost one event
+			 * to read, translate and notify, not one each
+			 * (50,000 appends of 4 KiB through a passthrough
+			 * open: 0.75x native with fanotify, 0.55x with
+			 * inotify, read at once).  A change shows that much
+			 * later.
+			 */
+			nanosleep(&gather, NULL);
 			if (fan_fd >= 0)
 				fan_read();
 			else
