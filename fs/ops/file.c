@@ -139,7 +139,9 @@ static int open_for_exec(fuse_req_t req, fuse_ino_t ino, int flags)
  * Without default_permissions the kernel lets an exec through when the
  * file has any x bit, and the open as the caller checks only read
  * permission: the caller's own execute permission is checked here, on
- * the opened file (@fd).  0 or -EACCES (or fstat's error).
+ * the opened file (@fd).  0 or -EACCES (or fstat's error).  A worker
+ * thread, outside RCU, no lock held; may block (rfs_caller_may asks
+ * SOURCE as the caller).
  */
 static int exec_check(fuse_req_t req, fuse_ino_t ino, int flags, int fd)
 {
