@@ -540,21 +540,6 @@ static void check_fd_limit(void)
 			(unsigned long long)avail);
 }
 
-/*
- * Refused: no_default_permissions with allow_other for a daemon that
- * cannot act as each caller (not root): every user would act with its
- * rights.  (default_permissions stays the default also when all timeouts
- * are 0, where its GETATTR of every directory before each LOOKUP costs 9
- * requests for a 4-component lstat against 5: without it the kernel
- * opens FIFOs unchecked, 15 subtests of pjdfstest's open/06.)
- */
-static void check_permissions(void)
-{
-	if (!rfs.o.default_permissions && rfs.o.allow_other && geteuid() != 0)
-		rfs_die("no_default_permissions with allow_other needs root: "
-			"every user would act with this user's rights");
-}
-
 void rfs_options_parse(int argc, char **argv)
 {
 	const char *err;
@@ -572,7 +557,10 @@ void rfs_options_parse(int argc, char **argv)
 	err = rfs_apply_coherence();
 	if (err)
 		rfs_die("%s", err);
-	check_permissions();
+	/* a daemon that cannot act as each caller: all would act as it */
+	if (!rfs.o.default_permissions && rfs.o.allow_other && geteuid() != 0)
+		rfs_die("no_default_permissions with allow_other needs root: "
+			"every user would act with this user's rights");
 }
 
 void rfs_options_fuse_args(struct fuse_args *args, const char *argv0)

@@ -64,6 +64,18 @@ int watch_start(void);
 /* Stop both threads; after the session loop, before the dcache is freed. */
 void watch_stop(void);
 
+/* ---- fanotify.c ---- */
+
+/*
+ * Stop (@on) or resume reporting data writes (FAN_MODIFY) to the file
+ * open at @fd, whose writes the kernel follows itself (a passthrough open
+ * for writing: passthrough/quiet.c).  0, or a negative errno when nothing
+ * was changed: -EOPNOTSUPP without fanotify, -ENOENT when its filesystem
+ * is not marked (no event would come anyway).  Request handlers, outside
+ * RCU; takes wfs_lock; one fanotify_mark.
+ */
+int watch_ignore_modify(int fd, bool on);
+
 /* ---- inotify.c ---- */
 
 /*

@@ -476,3 +476,30 @@ unsigned fan_filesystems(void)
 	pthread_mutex_unlock(&wfs_lock);
 	return n;
 }
+
+int watch_ignore_modify(int fd, bool on)
+{
+	struct stat st;
+	bool marked = false;
+	unsigned i;
+
+	if (fan_fd < 0)
+		return -EOPNOTSUPP;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	pthread_mutex_lock(&wfs_lock);
+	for (i = 0; i < nwfs; i++)
+		marked |= wfs[i].dev == (uint64_t)st.st_dev;
+	pthread_mutex_unlock(&wfs_lock);
+	if (!marked)
+		return -ENOENT; /* no events come from there anyway */
+	/* SURV_MODIFY: a legacy ignore mask ends at the first modification
+	 * otherwise */
+	if (fanotify_mark(fan_fd,
+			  on ? FAN_MARK_ADD | FAN_MARK_IGNORED_MASK |
+					  FAN_MARK_IGNORED_SURV_MODIFY
+			     : FAN_MARK_REMOVE | FAN_MARK_IGNORED_MASK,
+			  FAN_MODIFY, fd, NULL) < 0)
+		return -errno;
+	return 0;
+}

@@ -180,9 +180,7 @@ void rfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	dc_attr_to_stat(&a, &st);
 	fuse_reply_attr(
 		req, &st,
-		rfs_remote_left(
-			getattr_until,
-			rfs_remote_tmo(a.dev, rfs_tmo(&rfs.o.attr_timeout))));
+		rfs_remote_left(getattr_until, rfs_attr_tmo(ino, a.dev)));
 }
 
 void rfs_refresh_attr(uint64_t nodeid)
@@ -342,9 +340,7 @@ void rfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	dc_attr_from_stat(&a, &st);
 	if (dcache_setattr(rfs.dc, ino, &a))
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
-	fuse_reply_attr(
-		req, &st,
-		rfs_remote_tmo(st.st_dev, rfs_tmo(&rfs.o.attr_timeout)));
+	fuse_reply_attr(req, &st, rfs_attr_tmo(ino, st.st_dev));
 }
 
 void rfs_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -27,6 +27,11 @@ void rfs_thread_enter(void);
 void rfs_reply_err(fuse_req_t req, int negerr);
 /* Fill a fuse_entry_param from a dcache result (timeouts per options). */
 void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res);
+/* The attribute timeout for node @ino on device @dev: the option's,
+ * capped for a remote filesystem inside SOURCE, 0 while the watcher does
+ * not report @ino's writes (a passthrough writer: passthrough/quiet.c).
+ * Any thread; no lock, no syscall. */
+double rfs_attr_tmo(uint64_t ino, uint64_t dev);
 /* Reply with an entry after a successful DC_WANT_KREF result; undoes the
  * kernel reference if the reply fails (interrupted request). */
 void rfs_reply_entry(fuse_req_t req, const struct dc_result *res);

@@ -2,6 +2,7 @@
 /* fs/ops/reply.c - replies: errors and entries. */
 #include "ops/ops_i.h"
 #include "coherence/remote.h"
+#include "passthrough/passthrough.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,6 +13,13 @@ void rfs_reply_err(fuse_req_t req, int negerr)
 		rfs_req_mark(RFS_REQ_ERR);
 	/* the one place where the sign flips: libfuse takes positive errno */
 	fuse_reply_err(req, -negerr);
+}
+
+double rfs_attr_tmo(uint64_t ino, uint64_t dev)
+{
+	if (pt_quiet(ino)) /* PASSTHROUGH hook */
+		return 0;
+	return rfs_remote_tmo(dev, rfs_tmo(&rfs.o.attr_timeout));
 }
 
 void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
@@ -26,8 +34,7 @@ void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
 		 * longer than the dcache keeps the answer (issue 15) */
 		e->attr_timeout = rfs_remote_left(
 			res->valid_until,
-			rfs_remote_tmo(res->attr.dev,
-				       rfs_tmo(&rfs.o.attr_timeout)));
+			rfs_attr_tmo(res->nodeid, res->attr.dev));
 		e->entry_timeout = rfs_remote_left(
 			res->valid_until,
 			rfs_remote_tmo(res->attr.dev,

@@ -9,11 +9,14 @@
 #include "source/source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* ---- custom I/O on /dev/fuse (libfuse 3.14) ------------------------------- */
@@ -262,4 +265,58 @@ void pt_init(struct fuse_conn_info *conn)
 	__atomic_store_n(&pt.state, PT_ON, __ATOMIC_RELEASE);
 	pt_say_state();
 #endif
+}
+
+/* ---- backing files ------------------------------------------------------- */
+
+/* Say once per kind why the kernel refused a file (ELOOP, ...). */
+void pt_note_refusal(int err)
+{
+	static int said_eloop, said_other;
+
+	if (err == ELOOP) {
+		if (!__atomic_exchange_n(&said_eloop, 1, __ATOMIC_RELAXED))
+			rfs_log("notice",
+				"passthrough: a file on a stacked or FUSE "
+				"filesystem (overlayfs, GlusterFS, sshfs) is "
+				"opened the normal way; so are all such files");
+	} else if (!__atomic_exchange_n(&said_other, 1, __ATOMIC_RELAXED)) {
+		rfs_log("notice",
+			"passthrough: the kernel refused a backing file (%s): "
+			"opened the normal way; so are others it refuses",
+			strerror(err));
+	}
+}
+
+/*
+ * Register the file open at @fd as a backing file: returns its id or a
+ * negative errno.  Not @fd itself but a new O_PATH open of the same file:
+ * the kernel keeps the file it is given until the id is closed, and flock
+ * locks and leases belong to the open file description, so the open's
+ * own description must end with its RELEASE (close of @fd), not with the
+ * last passthrough open of the inode.  Under pt_lock.
+ */
+int pt_backing_open(int fd)
+{
+	struct pt_backing_map map = {0};
+	struct statfs sfs;
+	char proc[64];
+	int id;
+
+	/* A FUSE filesystem's file (GlusterFS, sshfs): its own server's open
+	 * flags would rule the I/O (direct_io refuses shared mmap: ENODEV)
+	 * and its data path is a round trip anyway: the normal way. */
+	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == 0x65735546)
+		return -ELOOP;
+	backing_proc_path(fd, proc);
+	map.fd = open(proc, O_PATH | O_CLOEXEC);
+	if (map.fd < 0)
+		return -errno;
+	id = ioctl(pt.devfd, PT_IOC_BACKING_OPEN, &map);
+	if (id < 0)
+		id = -errno;
+	else if (id == 0)
+		id = -EPROTO;
+	close(map.fd);
+	return id;
 }

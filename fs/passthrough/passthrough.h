@@ -74,6 +74,14 @@ void pt_release(uint64_t ino, int fd);
  */
 void pt_getattr(uint64_t ino);
 
+/*
+ * Whether @ino's writes are not reported by the watcher now (it has a
+ * passthrough open for writing; quiet.c): its attributes must then be
+ * given to the kernel with a timeout of 0.  Any thread, any context; no
+ * lock, no syscall.
+ */
+bool pt_quiet(uint64_t ino);
+
 /* The "passthrough" section of rcufs stats.  Statistics thread. */
 void pt_stats_emit(struct rfs_emit *e);
 

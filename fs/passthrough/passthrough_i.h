@@ -71,6 +71,7 @@ struct pt_stats {
 	uint64_t close_errors; /* BACKING_CLOSE failures */
 	uint64_t backing_now;  /* open backing ids (gauge) */
 	uint64_t tracked_now;  /* opens tracked, either mode (gauge) */
+	uint64_t quiet;	       /* inodes whose writes went unreported */
 };
 extern struct pt_stats pts; /* table.c */
 
@@ -93,5 +94,18 @@ static inline bool pt_on(void)
 /* devio.c: off, with @why (a static string); the start-up notice. */
 void pt_set_off(const char *why);
 void pt_say_state(void);
+
+/* quiet.c, under pt_lock: the first passthrough writer of @ino (open at
+ * @fd) stops FAN_MODIFY reports of it (true if it did); the last one,
+ * before @fd is closed, resumes them.  The caller then drops the kernel's
+ * attributes of @ino (rfs_queue_inval_attr), outside pt_lock. */
+bool pt_quiet_begin(uint64_t ino, int fd);
+void pt_quiet_end(uint64_t ino, int fd);
+
+/* devio.c: register the file open at @fd with /dev/fuse (its id, or a
+ * negative errno); say once per kind why the kernel refused one.  Under
+ * pt_lock. */
+int pt_backing_open(int fd);
+void pt_note_refusal(int err);
 
 #endif /* RCUFS_FS_PASSTHROUGH_I_H */

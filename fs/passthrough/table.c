@@ -86,8 +86,9 @@
  * and the counters marked (pt_lock); it is held across the BACKING_OPEN
  * and BACKING_CLOSE ioctls (short, non-blocking in practice) so that two
  * opens of one inode cannot register two ids.  Never taken inside an RCU
- * read section; nothing else is taken under it (the dcache calls of
- * pt_release and pt_getattr come after it is dropped, or without it).
+ * read section; nothing else is taken under it but wfs_lock (by
+ * quiet.c: pt_lock -> wfs_lock), and the dcache calls of pt_release and
+ * pt_getattr come after it is dropped, or without it.
  * GETATTR takes no lock: pt_active, per hash slot, counts the inodes
  * with a backing id (atomics written under pt_lock).  The state
  * (pt.state, pt.reason) is written by the INIT worker before any other
@@ -121,6 +122,8 @@ struct pt_inode {
 	int backing_id; /* > 0 while n_pt > 0 */
 	unsigned n_pt;	/* opens in passthrough mode */
 	unsigned n_cached;
+	unsigned n_writers; /* passthrough opens for writing */
+	bool quiet;	    /* FAN_MODIFY ignored (quiet.c) */
 };
 
 #define PT_HASH 4096
@@ -134,7 +137,7 @@ static struct pt_inode *pt_hash[PT_HASH]; /* pt_lock */
  */
 static unsigned pt_active[PT_HASH];
 /* per backing fd (fi->fh) of a tracked open: PT_FD_* (pt_lock) */
-enum { PT_FD_NONE, PT_FD_CACHED, PT_FD_PT };
+enum { PT_FD_NONE, PT_FD_CACHED, PT_FD_PT, PT_FD_PT_W /* writer */ };
 static unsigned char *pt_fdmode;  /* pt_lock */
 static size_t pt_fdmode_len;	  /* pt_lock */
 static unsigned long pt_nbacking; /* pt_lock: backing ids open */
@@ -233,6 +236,27 @@ static void pt_drop_if_unused(struct pt_inode *e)
 	}
 }
 
+/* A passthrough open for writing of @e, at @fd, begins (quiet.c).
+ * Under pt_lock; true when the kernel's attributes must be dropped. */
+static bool pt_writer_add(struct pt_inode *e, int fd)
+{
+	pt_fdmode[fd] = PT_FD_PT_W;
+	if (e->n_writers++ || e->quiet)
+		return false;
+	e->quiet = pt_quiet_begin(e->nodeid, fd);
+	return e->quiet;
+}
+
+/* ... ends (@fd not closed yet).  Under pt_lock; the same result. */
+static bool pt_writer_del(struct pt_inode *e, int fd)
+{
+	if (!e->n_writers || --e->n_writers || !e->quiet)
+		return false;
+	pt_quiet_end(e->nodeid, fd);
+	e->quiet = false;
+	return true;
+}
+
 static int pt_set_fdmode(int fd, unsigned char mode)
 {
 	if (fd < 0)
@@ -271,65 +295,15 @@ static void pt_backing_close(struct pt_inode *e)
 	pt_nbacking--;
 }
 
-/* Say once per kind why the kernel refused a file (ELOOP, ...). */
-static void pt_note_refusal(int err)
-{
-	static int said_eloop, said_other;
-
-	if (err == ELOOP) {
-		if (!__atomic_exchange_n(&said_eloop, 1, __ATOMIC_RELAXED))
-			rfs_log("notice",
-				"passthrough: a file on a stacked or FUSE "
-				"filesystem (overlayfs, GlusterFS, sshfs) is "
-				"opened the normal way; so are all such files");
-	} else if (!__atomic_exchange_n(&said_other, 1, __ATOMIC_RELAXED)) {
-		rfs_log("notice",
-			"passthrough: the kernel refused a backing file (%s): "
-			"opened the normal way; so are others it refuses",
-			strerror(err));
-	}
-}
-
-/*
- * Register the file open at @fd as a backing file: returns its id or a
- * negative errno.  Not @fd itself but a new O_PATH open of the same file:
- * the kernel keeps the file it is given until the id is closed, and flock
- * locks and leases belong to the open file description, so the open's
- * own description must end with its RELEASE (close of @fd), not with the
- * last passthrough open of the inode.  Under pt_lock.
- */
-static int pt_backing_open(int fd)
-{
-	struct pt_backing_map map = {0};
-	struct statfs sfs;
-	char proc[64];
-	int id;
-
-	/* A FUSE filesystem's file (GlusterFS, sshfs): its own server's open
-	 * flags would rule the I/O (direct_io refuses shared mmap: ENODEV)
-	 * and its data path is a round trip anyway: the normal way. */
-	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == 0x65735546)
-		return -ELOOP;
-	backing_proc_path(fd, proc);
-	map.fd = open(proc, O_PATH | O_CLOEXEC);
-	if (map.fd < 0)
-		return -errno;
-	id = ioctl(pt.devfd, PT_IOC_BACKING_OPEN, &map);
-	if (id < 0)
-		id = -errno;
-	else if (id == 0)
-		id = -EPROTO;
-	close(map.fd);
-	return id;
-}
-
 /*
  * Decide for a new open of @ino at backing fd @fd.  Returns the backing
  * id (> 0: passthrough), 0 (normal, tracked) or a negative errno (not
  * tracked: out of memory; the open then goes the normal way and nothing
- * is undone at RELEASE).  Takes pt_lock.
+ * is undone at RELEASE).  @writer: open for writing; *@inval is set when
+ * the kernel's attributes of @ino must be dropped (quiet.c).  Takes
+ * pt_lock.
  */
-static int pt_open(uint64_t ino, int fd)
+static int pt_open(uint64_t ino, int fd, bool writer, bool *inval)
 {
 	struct pt_inode *e;
 	struct stat st;
@@ -352,6 +326,8 @@ static int pt_open(uint64_t ino, int fd)
 		if (err)
 			goto untracked;
 		e->n_pt++;
+		if (writer)
+			*inval = pt_writer_add(e, fd);
 		id = e->backing_id;
 		pthread_mutex_unlock(&pt_lock);
 		PTS_INC(opens);
@@ -374,6 +350,8 @@ static int pt_open(uint64_t ino, int fd)
 			pt_fdmode[fd] = PT_FD_PT;
 			e->backing_id = id;
 			e->n_pt = 1;
+			if (writer)
+				*inval = pt_writer_add(e, fd);
 			pt_nbacking++;
 			__atomic_add_fetch(&pt_active[pt_slot(ino)], 1,
 					   __ATOMIC_RELEASE);
@@ -402,7 +380,7 @@ void pt_release(uint64_t ino, int fd)
 {
 	struct pt_inode *e;
 	unsigned char mode;
-	bool closed = false;
+	bool closed = false, inval = false;
 
 	if (!pt_on())
 		return;
@@ -423,7 +401,9 @@ void pt_release(uint64_t ino, int fd)
 			 (unsigned long long)ino);
 		return;
 	}
-	if (mode == PT_FD_PT) {
+	if (mode == PT_FD_PT_W)
+		inval = pt_writer_del(e, fd);
+	if (mode == PT_FD_PT || mode == PT_FD_PT_W) {
 		if (e->n_pt && --e->n_pt == 0 && e->backing_id > 0) {
 			pt_backing_close(e);
 			closed = true;
@@ -434,8 +414,11 @@ void pt_release(uint64_t ino, int fd)
 	pt_drop_if_unused(e);
 	pthread_mutex_unlock(&pt_lock);
 	/* writes the daemon did not see changed size and times */
-	if (closed)
+	if (closed || inval)
 		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
+	/* and, unreported meanwhile, those made in SOURCE (quiet.c) */
+	if (inval)
+		rfs_queue_inval_attr(ino);
 }
 
 void pt_getattr(uint64_t ino)
@@ -482,17 +465,23 @@ static void pt_demote(uint64_t ino, int fd)
 {
 	static int said;
 	struct pt_inode *e;
+	bool inval = false;
 
 	pthread_mutex_lock(&pt_lock);
 	e = pt_find(ino, false);
-	if (e && (size_t)fd < pt_fdmode_len && pt_fdmode[fd] == PT_FD_PT &&
+	if (e && (size_t)fd < pt_fdmode_len &&
+	    (pt_fdmode[fd] == PT_FD_PT || pt_fdmode[fd] == PT_FD_PT_W) &&
 	    e->n_pt) {
+		if (pt_fdmode[fd] == PT_FD_PT_W)
+			inval = pt_writer_del(e, fd);
 		pt_fdmode[fd] = PT_FD_CACHED;
 		e->n_cached++;
 		if (--e->n_pt == 0 && e->backing_id > 0)
 			pt_backing_close(e);
 	}
 	pthread_mutex_unlock(&pt_lock);
+	if (inval)
+		rfs_queue_inval_attr(ino);
 	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
 		rfs_warn("passthrough: an open reply could not carry its "
 			 "backing id: opened the normal way");
@@ -506,19 +495,21 @@ static void pt_demote(uint64_t ino, int fd)
 static int pt_reply(fuse_req_t req, uint64_t ino, int fd,
 		    const struct fuse_entry_param *e, struct fuse_file_info *fi)
 {
+	bool inval = false;
 	int id = 0, r;
 
 	if (!pt_on())
 		return e ? fuse_reply_create(req, e, fi)
 			 : fuse_reply_open(req, fi);
-	id = pt_open(ino, fd);
+	id = pt_open(ino, fd, (fi->flags & O_ACCMODE) != O_RDONLY, &inval);
 	if (id > 0)
 		pt_mark_reply(fi, id);
 	r = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	tls_backing_id = 0;
-	if (r >= 0 && (fi->flags & O_TRUNC) && pt.killpriv_v2)
-		/* SOURCE may have cleared setuid/setgid for the caller; with
-		 * HANDLE_KILLPRIV_V2 the kernel keeps its cached mode */
+	if (r >= 0 && (((fi->flags & O_TRUNC) && pt.killpriv_v2) || inval))
+		/* SOURCE may have cleared setuid/setgid for the caller (with
+		 * HANDLE_KILLPRIV_V2 the kernel keeps its cached mode); or the
+		 * first writer made the inode quiet (quiet.c) */
 		rfs_queue_inval_attr(ino);
 	if (r >= 0 && id > 0 && !pt_reply_patched())
 		pt_demote(ino, fd);
@@ -593,4 +584,5 @@ void pt_stats_emit(struct rfs_emit *e)
 	rfs_emit_u64(e, "backing_opened", PTS_LD(registered));
 	rfs_emit_u64(e, "backing_closed", PTS_LD(closed));
 	rfs_emit_u64(e, "backing_close_errors", PTS_LD(close_errors));
+	rfs_emit_u64(e, "writers_unwatched", PTS_LD(quiet));
 }
