@@ -384,6 +384,16 @@ void pt_release(uint64_t ino, int fd)
 
 	if (!pt_on())
 		return;
+	/*
+	 * Drop the cached attributes before the backing id can close: once
+	 * pt_active no longer counts the inode, a GETATTR (racing this
+	 * RELEASE: close(2) does not wait for it) answers from the cache,
+	 * which must not hold the size from before the passthrough writes
+	 * (the kernel would take it: generic/221 under ASan).  Dropped again
+	 * after the close below.
+	 */
+	if (__atomic_load_n(&pt_active[pt_slot(ino)], __ATOMIC_ACQUIRE))
+		dcache_inval_inode(rfs.dc, ino, DC_INVAL_ATTR, DC_SRC_LOCAL);
 	pthread_mutex_lock(&pt_lock);
 	if (fd < 0 || (size_t)fd >= pt_fdmode_len ||
 	    pt_fdmode[fd] == PT_FD_NONE) {
