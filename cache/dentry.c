@@ -278,9 +278,10 @@ bool d_unhash_locked(struct dentry *d)
 /*
  * Caller holds @parent's d_lock.  Add @d (fresh, unhashed, parent @parent)
  * to the table and to the parent's children.  -EEXIST with *existing set
- * when a live dentry has the key; a dead one still hashed is unhashed
- * here (we hold the parent lock its killer is waiting for) and the add is
- * retried once.  -ESTALE when @parent itself is unhashed: the caller may
+ * to a new reference (the caller puts it) when a live dentry has the key
+ * (may sleep on that child's d_lock: parent before child); a dead one
+ * still hashed is unhashed here (we hold the parent lock its killer is
+ * waiting for) and the add is retried once.  -ESTALE when @parent itself is unhashed: the caller may
  * use @d privately (unhashed) but must not cache it.
  */
 int d_hash_add_locked(struct dentry *parent, struct dentry *d,
@@ -316,9 +317,18 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 			cds_list_add(&d->d_child, &parent->d_subdirs);
 			return 0;
 		}
-		/* safe to touch: hashed children of a locked parent stay */
+		/*
+		 * Safe to touch: hashed children of a locked parent stay.
+		 * The reference is taken here, not after a "not dead" test:
+		 * an unused child (count 0, on the LRU) has no reference
+		 * that pins it, and the shrinker marks its victims dead
+		 * under their own d_lock, not ours.  Between such a test
+		 * and an increment it could die, and the increment would
+		 * revive a dentry already being killed (it was then killed
+		 * twice, or put back on the LRU over its queued free).
+		 */
 		other = dc_node_dentry(ret);
-		if (!lockref_is_dead(&other->d_ref)) {
+		if (lockref_get_not_dead(&other->d_ref)) {
 			*existing = other;
 			return -EEXIST;
 		}
@@ -354,8 +364,6 @@ int d_alloc_inlookup(struct dcache *dc, struct dentry *parent, const char *name,
 	n->d_flags |= D_IN_LOOKUP;
 	lockref_lock(&parent->d_ref);
 	err = d_hash_add_locked(parent, n, &other);
-	if (err == -EEXIST)
-		lockref_get_pinned(&other->d_ref);
 	lockref_unlock(&parent->d_ref);
 	if (err == -ESTALE) {
 		/* the parent was invalidated: the caller answers, caches

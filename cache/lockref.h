@@ -27,6 +27,7 @@
 #ifndef RCUFS_CACHE_LOCKREF_H
 #define RCUFS_CACHE_LOCKREF_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -123,8 +124,14 @@ void lockref_unlock(struct lockref *lr);
  */
 static inline void lockref_get_pinned(struct lockref *lr)
 {
-	__atomic_fetch_add(&lr->lock_count, (uint64_t)1 << 32,
-			   __ATOMIC_SEQ_CST);
+	uint64_t old = __atomic_fetch_add(&lr->lock_count, (uint64_t)1 << 32,
+					  __ATOMIC_SEQ_CST);
+
+#ifdef DCACHE_DEBUG
+	/* a count of 0 is not pinned: a shrinker may be marking it dead */
+	assert(lockref_count_of(old) >= 1 && "lockref_get_pinned unpinned");
+#endif
+	(void)old;
 }
 
 /* Increment unconditionally (caller already owns a reference). */
