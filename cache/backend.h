@@ -54,6 +54,19 @@ struct dc_backend_ops {
 	 * outside RCU, never concurrently with another op on the same inode.
 	 */
 	void (*release)(void *backend, struct dc_inode *inode, void *private);
+
+	/*
+	 * Optional; unlike the others it is called in any context, inside
+	 * RCU read sections and under dcache locks too, so it must not
+	 * block, take a lock, make a syscall or call into the dcache.  The
+	 * longest validity, in ns, the dcache may give what lives on the
+	 * filesystem of device @dev: the names and negative entries in its
+	 * directories, the attributes and symlink targets of its objects.
+	 * DC_TTL_FOREVER (as when the operation is absent): the periods of
+	 * dcache_set_ttls apply alone.  Asked whenever a validity period
+	 * starts (after a backend call or a write-through), never on a hit.
+	 */
+	uint64_t (*ttl_cap)(void *backend, uint64_t dev);
 };
 
 #endif /* RCUFS_CACHE_BACKEND_H */

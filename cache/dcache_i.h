@@ -314,6 +314,18 @@ void dc_count_n(enum dc_counter c, uint64_t n);
 /* ---- dcache.c ---- */
 uint64_t dc_now(void);
 uint64_t dc_expiry(uint64_t ttl);
+
+/* @ttl, capped by the backend for objects on device @dev (backend.h,
+ * ttl_cap).  Any context. */
+static inline uint64_t dc_ttl_dev(struct dcache *dc, uint64_t ttl, uint64_t dev)
+{
+	uint64_t cap;
+
+	if (!dc->ops.ttl_cap || !ttl)
+		return ttl;
+	cap = dc->ops.ttl_cap(dc->backend, dev);
+	return cap < ttl ? cap : ttl;
+}
 /*
  * Is a stamp still valid?  *now caches the clock across the checks of one
  * operation (0 = not read yet): a walk reads it at most once, and never

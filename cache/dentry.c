@@ -344,6 +344,25 @@ bool d_is_dir(struct dentry *d)
 	return __atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) & D_DIR;
 }
 
+uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
+		    const struct dc_attr *attr)
+{
+	struct dc_inode *inode;
+	uint64_t dev = 0;
+
+	if (!dc->ops.ttl_cap || !ttl)
+		return ttl;
+	if (attr)
+		ttl = dc_ttl_dev(dc, ttl, attr->dev);
+	rcu_read_lock();
+	inode = rcu_load(dir->d_inode);
+	if (inode)
+		dev = inode->i_dev; /* immutable */
+	rcu_read_unlock();
+	/* a directory gone negative meanwhile: nothing to cap by */
+	return inode ? dc_ttl_dev(dc, ttl, dev) : ttl;
+}
+
 /* ---- in-lookup placeholders ---- */
 
 static long dfutex(uint32_t *addr, int op, uint32_t val)

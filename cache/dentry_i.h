@@ -214,6 +214,14 @@ static inline void d_set_valid(struct dentry *d, uint64_t ttl)
 }
 
 /*
+ * The validity period @ttl of a name in the directory @dir (referenced),
+ * capped by the backend (ttl_cap) for @dir's filesystem and, with @attr,
+ * for the filesystem of the object it names.  Not in RCU (enters one).
+ */
+uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
+		    const struct dc_attr *attr);
+
+/*
  * Has @d been unhashed?  The root is never hashed and never counts as
  * unhashed.  Unhashing is one-way: a directory dentry found hashed after
  * a change was its directory's dentry all along, one found unhashed may

@@ -67,11 +67,15 @@ static bool i_store_attr(struct dc_inode *inode, const struct dc_attr *attr)
 	return true;
 }
 
-/* The expiry of attributes stored by i_store_attr (which returned @ok).
- * Any context (reads the clock unless the TTL is forever). */
-static uint64_t i_attr_expiry(struct dcache *dc, bool ok)
+/* The expiry of @inode's attributes stored by i_store_attr (which returned
+ * @ok).  Any context (reads the clock unless the TTL is forever). */
+static uint64_t i_attr_expiry(struct dc_inode *inode, bool ok)
 {
-	return ok ? dc_expiry(load_relaxed(dc->attr_ttl)) : 0;
+	struct dcache *dc = inode->i_cache;
+
+	return ok ? dc_expiry(dc_ttl_dev(dc, load_relaxed(dc->attr_ttl),
+					 inode->i_dev))
+		  : 0;
 }
 
 uint64_t i_epoch(struct dcache *dc)
@@ -93,7 +97,7 @@ uint64_t dc_bump_epoch(struct dcache *dc)
 void i_init_attr(struct dc_inode *inode, const struct dc_attr *attr)
 {
 	inode->i_attr_valid_until =
-		i_attr_expiry(inode->i_cache, i_store_attr(inode, attr));
+		i_attr_expiry(inode, i_store_attr(inode, attr));
 }
 
 /*
@@ -127,8 +131,7 @@ void i_set_attr(struct dc_inode *inode, const struct dc_attr *attr,
 
 		seq_write_begin(&inode->i_seq);
 		/* the words are written inside the write section */
-		until = i_attr_expiry(inode->i_cache,
-				      i_store_attr(inode, attr));
+		until = i_attr_expiry(inode, i_store_attr(inode, attr));
 		store_relaxed(inode->i_attr_valid_until, until);
 		/*
 		 * "No xattrs" is as old as the attributes it was seen with:
@@ -261,7 +264,8 @@ int i_set_link(struct dc_inode *inode, const char *target, size_t len,
 	old = rcu_load(inode->i_link);
 	rcu_store(inode->i_link, link);
 	store_relaxed(inode->i_link_valid_until,
-		      dc_expiry(load_relaxed(dc->attr_ttl)));
+		      dc_expiry(dc_ttl_dev(dc, load_relaxed(dc->attr_ttl),
+					   inode->i_dev)));
 	seq_write_end(&inode->i_seq);
 	lockref_unlock(&inode->i_ref);
 	/* readers may still copy the old target: free after a grace period */

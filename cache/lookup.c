@@ -38,14 +38,16 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 	inode = dentry_inode(d);
 	if (err == -ENOENT) {
 		if (!inode) {
-			d_set_valid(d, load_relaxed(dc->neg_ttl));
+			d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->neg_ttl),
+						  parent, NULL));
 			return 0;
 		}
 		goto stale;
 	}
 	if (inode && i_same_object(inode, &attr)) {
 		i_set_attr(inode, &attr, since);
-		d_set_valid(d, load_relaxed(dc->entry_ttl));
+		d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->entry_ttl),
+					  parent, &attr));
 		dc_inode_put(inode);
 		return 0;
 	}
@@ -55,7 +57,9 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 		if (err)
 			return err;
 		if (d_set_inode_if_negative(d, fresh)) {
-			d_set_valid(d, load_relaxed(dc->entry_ttl));
+			d_set_valid(d,
+				    d_name_ttl(dc, load_relaxed(dc->entry_ttl),
+					       parent, &attr));
 			return 0;
 		}
 		dc_inode_put(fresh);
@@ -136,10 +140,15 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
 			err = i_get_or_create(dc, &attr, NULL, since, &inode);
 			if (!err) {
 				d_set_inode(n, inode);
-				d_set_valid(n, load_relaxed(dc->entry_ttl));
+				d_set_valid(
+					n,
+					d_name_ttl(dc,
+						   load_relaxed(dc->entry_ttl),
+						   parent, &attr));
 			}
 		} else if (err == -ENOENT) {
-			d_set_valid(n, load_relaxed(dc->neg_ttl));
+			d_set_valid(n, d_name_ttl(dc, load_relaxed(dc->neg_ttl),
+						  parent, NULL));
 			err = 0;
 		}
 		if (err) {

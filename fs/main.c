@@ -212,7 +212,6 @@ int main(int argc, char **argv)
 		rfs_error("cannot create the cache: %s", strerror(-err));
 		goto out_unmount;
 	}
-	rfs_remote_cache_ready(); /* a remote filesystem inside SOURCE */
 	err = rfs_source_watch_start();
 	if (err) {
 		rfs_error("cannot start the SOURCE watcher: %s",

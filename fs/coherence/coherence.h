@@ -41,6 +41,10 @@ void rfs_timeout_mode(void);
  * with notify_inval_inode).  Any thread; cheap.
  */
 bool rfs_kernel_may_cache(void);
+/* The same for the object @ino: not for one on a remote filesystem
+ * inside SOURCE (coherence/remote.h, rfs_remote_may_keep); the rest of
+ * SOURCE keeps its pages and listings.  Request handlers, outside RCU. */
+bool rfs_kernel_may_cache_ino(uint64_t ino);
 /* True while changes in SOURCE are being watched. */
 bool watch_active(void);
 /* True while they are watched with inotify (one watch per directory). */

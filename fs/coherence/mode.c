@@ -160,13 +160,22 @@ bool watch_active(void)
 	       RFS_WATCH_NONE;
 }
 
+static bool mode_may_cache(void)
+{
+	return rfs.o.coherence == RFS_COH_EXCLUSIVE ||
+	       (rfs.o.coherence == RFS_COH_WATCH && watch_active());
+}
+
 bool rfs_kernel_may_cache(void)
 {
 	/* nobody drops what the kernel keeps of a remote filesystem inside
 	 * SOURCE (coherence/remote.c) */
-	return (rfs.o.coherence == RFS_COH_EXCLUSIVE ||
-		(rfs.o.coherence == RFS_COH_WATCH && watch_active())) &&
-	       rfs_remote_may_keep(0);
+	return mode_may_cache() && rfs_remote_may_keep(0);
+}
+
+bool rfs_kernel_may_cache_ino(uint64_t ino)
+{
+	return mode_may_cache() && rfs_remote_may_keep(ino);
 }
 
 void rfs_watch_emit(struct rfs_emit *e)

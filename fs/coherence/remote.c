@@ -14,9 +14,10 @@
  * - A remote filesystem mounted inside SOURCE (found at start-up in
  *   mountinfo, or when a lookup meets a new device) gets the bound of its
  *   own: entries on it are given kernel timeouts of at most the bound
- *   (rfs_remote_tmo at reply time), the dcache keeps nothing longer than
- *   the bound (its validity periods are lowered to it: what the local
- *   watcher sees is still invalidated at once), and the kernel keeps no
+ *   (rfs_remote_tmo at reply time), the dcache keeps nothing of it longer
+ *   than the bound (rfs_remote_ttl_cap, the dcache's per-device cap:
+ *   names and negatives in its directories, its objects' attributes; the
+ *   rest of SOURCE keeps the mode's periods), and the kernel keeps no
  *   pages or listings across opens (rfs_remote_may_keep).
  *
  * Concurrency.  `rm` is written by the main thread at start-up (before the
@@ -78,33 +79,6 @@ void rfs_remote_mode_given(void)
 	rm.mode_given = true;
 }
 
-/*
- * The dcache keeps nothing longer than the bound once a remote filesystem
- * is inside SOURCE (its validity periods are global; the local watcher
- * still invalidates at once what it sees).  What is cached already keeps
- * its expiry: called before anything on the remote filesystem is cached
- * (its first lookup, or start-up).  Any thread.
- */
-static void cap_cache_ttls(void)
-{
-	double b = sub_bound();
-	uint64_t ns = (uint64_t)(b * 1e9);
-
-	if (rfs.o.cache_off || rfs.o.coherence == RFS_COH_STRICT)
-		return;
-	if (rfs.o.coherence == RFS_COH_TIMEOUT &&
-	    max3(rfs_tmo(&rfs.o.entry_timeout), rfs_tmo(&rfs.o.attr_timeout),
-		 rfs_tmo(&rfs.o.negative_timeout)) <= b)
-		return;
-	dcache_set_ttls(rfs.dc, ns, ns, ns);
-}
-
-void rfs_remote_cache_ready(void)
-{
-	if (__atomic_load_n(&nremote, __ATOMIC_RELAXED))
-		cap_cache_ttls();
-}
-
 /* Lock-free: the published entry for @dev, or NULL. */
 static const struct sub *sub_find(uint64_t dev)
 {
@@ -152,8 +126,6 @@ static void sub_add_locked(int fd, uint64_t dev, const char *where)
 	s->remote = t.remote;
 	snprintf(s->name, sizeof(s->name), "%s", t.name);
 	if (t.remote) {
-		if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED) && rfs.dc)
-			cap_cache_ttls();
 		__atomic_add_fetch(&nremote, 1, __ATOMIC_RELAXED);
 		if (rfs.o.coherence != RFS_COH_STRICT)
 			fprintf(stderr,
@@ -324,20 +296,25 @@ double rfs_remote_left(uint64_t until, double t)
 	return left < t ? left : t;
 }
 
-double rfs_remote_neg_tmo(double t)
+uint64_t rfs_remote_ttl_cap(uint64_t dev)
 {
-	double b;
-
-	if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED))
-		return t;
-	b = sub_bound();
-	return t < b ? t : b;
+	if (!rfs_remote_bounded_dev(dev))
+		return DC_TTL_FOREVER;
+	return (uint64_t)(sub_bound() * 1e9);
 }
 
-bool rfs_remote_may_keep(uint64_t dev)
+bool rfs_remote_may_keep(uint64_t ino)
 {
-	(void)dev; /* conservative: any remote filesystem inside SOURCE */
-	return !__atomic_load_n(&nremote, __ATOMIC_RELAXED);
+	struct dc_attr a;
+
+	if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED))
+		return true;
+	/* cached attributes, or fresh ones (a listing invalidates the
+	 * directory's: its atime moved); only opens ask */
+	if (!ino || (dcache_getattr(rfs.dc, ino, DC_CACHED, &a) &&
+		     dcache_getattr(rfs.dc, ino, 0, &a)))
+		return false; /* device unknown: as if remote */
+	return !rfs_remote_bounded_dev(a.dev);
 }
 
 void rfs_remote_emit(struct rfs_emit *e)

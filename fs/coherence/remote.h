@@ -95,20 +95,26 @@ double rfs_remote_left(uint64_t until, double t);
  * watcher need not, and usually cannot, watch it)?  Any thread, lock-free.
  */
 bool rfs_remote_bounded_dev(uint64_t dev);
-/* The same for a negative entry, whose device is not known: the bound
- * as soon as any remote filesystem was found inside SOURCE. */
-double rfs_remote_neg_tmo(double t);
 /*
- * May the kernel keep pages and listings of an object on @dev across
- * opens (rfs_kernel_may_cache said yes for the mode)?  Not on a remote
- * filesystem inside SOURCE: nobody drops them when it changes.  Any
- * thread.
+ * The dcache's cap for device @dev (the source layer's ttl_cap hook,
+ * cache/backend.h): the bound in ns for a remote filesystem inside a
+ * local SOURCE, else DC_TTL_FOREVER.  So only what lives there expires
+ * at the bound: names and negative entries in its directories, its
+ * objects' attributes; the rest of SOURCE keeps the mode's periods.  Any
+ * context (RCU, dcache locks): lock-free, never blocks.
  */
-bool rfs_remote_may_keep(uint64_t dev);
-
-/* After the dcache was created (main): apply to it what start-up found
- * (a remote filesystem inside SOURCE caps its validity periods). */
-void rfs_remote_cache_ready(void);
+uint64_t rfs_remote_ttl_cap(uint64_t dev);
+/*
+ * May the kernel keep pages and listings of the object @ino across opens
+ * (rfs_kernel_may_cache said yes for the mode)?  Not on a remote
+ * filesystem inside SOURCE: nobody drops them when it changes.  Its
+ * device comes from the dcache's attributes (asked of SOURCE when they
+ * are not cached: may block); for @ino 0 ("any object", INIT's
+ * decisions for the whole mount), or when that fails, no as soon as a
+ * remote filesystem was found.  Request handlers, outside RCU; with no
+ * remote filesystem inside SOURCE one relaxed load.
+ */
+bool rfs_remote_may_keep(uint64_t ino);
 
 /* The "filesystem" section of rcufs stats. */
 struct rfs_emit;

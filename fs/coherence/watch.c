@@ -229,6 +229,7 @@ static const struct rfs_source_hooks hooks = {
 	.dir_opened = watch_dir_get,
 	.dir_released = watch_dir_put,
 	.crossed_dev = crossed_dev,
+	.ttl_cap = rfs_remote_ttl_cap,
 	.lost = source_lost,
 };
 

@@ -80,13 +80,13 @@ static int retry_flags(int flags, int err, bool *upgraded)
 }
 
 /* The open flags the kernel is told about. */
-static void set_open_reply(struct fuse_file_info *fi, int fd)
+static void set_open_reply(struct fuse_file_info *fi, uint64_t ino, int fd)
 {
 	fi->fh = (uint64_t)fd;
 	/* the page cache survives a reopen when changes made directly in
 	 * SOURCE cannot happen (exclusive) or are watched (they drop it) */
-	fi->keep_cache =
-		(rfs.o.writeback || rfs_kernel_may_cache()) && !rfs.atime_exact;
+	fi->keep_cache = (rfs.o.writeback || rfs_kernel_may_cache_ino(ino)) &&
+			 !rfs.atime_exact;
 	/*
 	 * No direct_io for O_DIRECT opens: the kernel then does their direct
 	 * reads and writes itself (its ->direct_IO sends them to us as they
@@ -191,7 +191,7 @@ void rfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rfs_reply_err(req, err);
 		return;
 	}
-	set_open_reply(fi, fd);
+	set_open_reply(fi, ino, fd);
 	/* PASSTHROUGH hook: pt_reply_open in place of fuse_reply_open */
 	if (pt_reply_open(req, ino, fd, fi) == -ENOENT) {
 		/* interrupted: no RELEASE will come */
@@ -275,7 +275,7 @@ void rfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_forget(rfs.dc, res.nodeid, 1);
 		goto fail;
 	}
-	set_open_reply(fi, fd);
+	set_open_reply(fi, res.nodeid, fd);
 	rfs_fill_entry(&e, &res);
 	/* PASSTHROUGH hook: pt_reply_create in place of fuse_reply_create */
 	if (pt_reply_create(req, res.nodeid, fd, &e, fi) == -ENOENT) {

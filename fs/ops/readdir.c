@@ -114,7 +114,7 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * drops it (watcher: notify_inval_inode of the directory), one made
 	 * through the mount too (the kernel's own directory version) */
 	fi->cache_readdir = fi->keep_cache =
-		rfs_kernel_may_cache() && !rfs.atime_exact;
+		rfs_kernel_may_cache_ino(ino) && !rfs.atime_exact;
 	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
 	if (rfs_open_add(ino, fd)) {
 		pthread_mutex_destroy(&d->lock);

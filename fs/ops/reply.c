@@ -40,10 +40,10 @@ void rfs_fill_entry(struct fuse_entry_param *e, const struct dc_result *res)
 			rfs_remote_tmo(res->attr.dev,
 				       rfs_tmo(&rfs.o.entry_timeout)));
 	} else {
-		/* inode 0: a negative entry the kernel may cache */
+		/* inode 0: a negative entry the kernel may cache, no longer
+		 * than the dcache (which caps a remote directory's) */
 		e->entry_timeout = rfs_remote_left(
-			res->valid_until,
-			rfs_remote_neg_tmo(rfs_tmo(&rfs.o.negative_timeout)));
+			res->valid_until, rfs_tmo(&rfs.o.negative_timeout));
 	}
 }
 

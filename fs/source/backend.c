@@ -96,9 +96,18 @@ static ssize_t be_readlink(void *backend, struct dentry *d, char *buf,
 	return n;
 }
 
+/* Any context (cache/backend.h): the hook is lock-free. */
+static uint64_t be_ttl_cap(void *backend, uint64_t dev)
+{
+	(void)backend;
+	return rfs_source_hooks.ttl_cap ? rfs_source_hooks.ttl_cap(dev)
+					: DC_TTL_FOREVER;
+}
+
 const struct dc_backend_ops rfs_backing_ops = {
 	.lookup = be_lookup,
 	.getattr = be_getattr,
 	.readlink = be_readlink,
 	.release = backing_release,
+	.ttl_cap = be_ttl_cap,
 };

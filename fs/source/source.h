@@ -40,6 +40,11 @@ struct rfs_source_hooks {
 	 * not SOURCE's own: a filesystem mounted inside SOURCE.  Inside the
 	 * backend lookup op; any handler thread. */
 	void (*crossed_dev)(int dirfd, const char *name, uint64_t dev);
+	/* The longest time (ns) the dcache may keep anything about the
+	 * filesystem of device @dev, DC_TTL_FOREVER for no limit: the
+	 * dcache's ttl_cap (cache/backend.h).  Any context, RCU read
+	 * sections and dcache locks included: lock-free, never blocks. */
+	uint64_t (*ttl_cap)(uint64_t dev);
 	/* SOURCE was found lost (lost.c), once; its watcher thread, after
 	 * the dcache was dropped. */
 	void (*lost)(void);

@@ -443,6 +443,74 @@ static void test_ttl_expiry(void)
 	env_fini(&e);
 }
 
+/*
+ * The backend's per-device cap (ttl_cap): with the dcache's periods
+ * forever, what lives on a capped device (names and negatives in its
+ * directories, attributes, symlink targets) expires at the cap; on any
+ * other device it stays forever.
+ */
+static uint64_t cap_dev, cap_ns;
+static uint64_t test_cap(void *backend, uint64_t dev)
+{
+	(void)backend;
+	return dev == cap_dev ? cap_ns : DC_TTL_FOREVER;
+}
+
+static void test_ttl_cap_on(uint64_t dev, bool capped)
+{
+	struct dc_backend_ops ops = *mb_ops();
+	const char *what = capped ? "capped device" : "other device";
+	struct dc_result res;
+	struct dc_attr a;
+	char buf[16];
+	struct env e;
+	uint64_t fid = 0, calls;
+
+	env_init(&e);
+	ops.ttl_cap = test_cap;
+	e.cfg.ops = &ops;
+	cap_dev = dev;
+	cap_ns = 100 * 1000000ull;
+	must(mb_create(e.mb, "f", S_IFREG | 0644, NULL));
+	must(mb_symlink(e.mb, "l", "dest", NULL));
+	if (!env_start(&e))
+		return;
+	memset(&res, 0, sizeof(res));
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "f", DC_WANT_ATTR, &res), 0,
+	   "%s: lookup f", what);
+	fid = res.nodeid;
+	if (capped)
+		ok(res.valid_until != DC_TTL_FOREVER,
+		   "%s: the answer says when it expires", what);
+	else
+		is(res.valid_until, DC_TTL_FOREVER, "%s: valid forever", what);
+	is(lookup_id(&e, DC_ROOT_ID, "n", 0, NULL), -ENOENT,
+	   "%s: lookup n (negative)", what);
+	memset(&res, 0, sizeof(res));
+	res.link = buf;
+	res.link_size = sizeof(buf);
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "l", DC_WANT_LINK, &res), 0,
+	   "%s: lookup l with its target", what);
+	sleep_ms(150);
+	calls = mb_calls(e.mb, DC_BE_LOOKUP);
+	is(lookup_id(&e, DC_ROOT_ID, "f", DC_CACHED, NULL),
+	   capped ? -EAGAIN : 0, "%s: f after the cap", what);
+	is(lookup_id(&e, DC_ROOT_ID, "n", DC_CACHED, NULL),
+	   capped ? -EAGAIN : -ENOENT, "%s: n after the cap", what);
+	memset(&a, 0, sizeof(a));
+	is(dcache_getattr(e.dc, fid, DC_CACHED, &a), capped ? -EAGAIN : 0,
+	   "%s: f's attributes after the cap", what);
+	is(dcache_readlink(e.dc, res.nodeid, DC_CACHED, buf, sizeof(buf)),
+	   capped ? -EAGAIN : 4, "%s: l's target after the cap", what);
+	is(mb_calls(e.mb, DC_BE_LOOKUP), calls,
+	   "%s: DC_CACHED asked the backend nothing", what);
+	is(lookup_id(&e, DC_ROOT_ID, "n", 0, NULL), -ENOENT, "%s: n again",
+	   what);
+	is(mb_calls(e.mb, DC_BE_LOOKUP) - calls, capped ? 1 : 0, "%s: %s", what,
+	   capped ? "revalidated with the backend" : "a hit");
+	env_fini(&e);
+}
+
 static void test_slow_stats_and_link(void)
 {
 	struct dcache_stats s0, s1;
@@ -485,6 +553,8 @@ int main(void)
 	test_backend_errors();
 	test_ttl_zero();
 	test_ttl_expiry();
+	test_ttl_cap_on(MB_DEV, true);
+	test_ttl_cap_on(MB_DEV + 1, false);
 	test_slow_stats_and_link();
 	dcache_thread_exit();
 	return tap_done();
