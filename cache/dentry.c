@@ -277,15 +277,13 @@ bool d_unhash_locked(struct dentry *d)
 
 /*
  * Caller holds @parent's d_lock.  Add @d (fresh, unhashed, parent @parent)
- * to the table and to the parent's children.  -EEXIST with *existing set
- * to a new reference (the caller puts it) when a live dentry has the key
- * (may sleep on that child's d_lock: parent before child); a dead one
- * still hashed is unhashed here (we hold the parent lock its killer is
- * waiting for) and the add is retried once.  -ESTALE when @parent itself is unhashed: the caller may
+ * to the table and to the parent's children.  -EEXIST when a live dentry
+ * has the key (the caller looks it up again); a dead one still hashed is
+ * unhashed here (we hold the parent lock its killer is waiting for) and
+ * the add is retried once.  -ESTALE when @parent itself is unhashed: the caller may
  * use @d privately (unhashed) but must not cache it.
  */
-int d_hash_add_locked(struct dentry *parent, struct dentry *d,
-		      struct dentry **existing)
+int d_hash_add_locked(struct dentry *parent, struct dentry *d)
 {
 	struct dcache *dc = d->d_cache;
 	struct dc_name *n = d->d_name;
@@ -319,22 +317,19 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d,
 		}
 		/*
 		 * Safe to touch: hashed children of a locked parent stay.
-		 * The reference is taken here, not after a "not dead" test:
-		 * an unused child (count 0, on the LRU) has no reference
-		 * that pins it, and the shrinker marks its victims dead
-		 * under their own d_lock, not ours.  Between such a test
-		 * and an increment it could die, and the increment would
-		 * revive a dentry already being killed (it was then killed
-		 * twice, or put back on the LRU over its queued free).
+		 * No reference is taken: an unused child (count 0, on the
+		 * LRU) is pinned by nothing, and the shrinker marks its
+		 * victims dead under their own d_lock, not ours, so one that
+		 * looks alive here may be dead a moment later.  An increment
+		 * after this test revived such a dentry while it was being
+		 * killed (killed twice, or put back on the LRU over its
+		 * queued free).  The caller looks the name up again instead.
 		 */
 		other = dc_node_dentry(ret);
-		if (lockref_get_not_dead(&other->d_ref)) {
-			*existing = other;
+		if (!lockref_is_dead(&other->d_ref))
 			return -EEXIST;
-		}
 		d_unhash_locked(other);
 	}
-	*existing = NULL;
 	return -EAGAIN;
 }
 
@@ -359,8 +354,9 @@ uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
 	if (inode)
 		dev = inode->i_dev; /* immutable */
 	rcu_read_unlock();
-	/* a directory gone negative meanwhile: nothing to cap by */
-	return inode ? dc_ttl_dev(dc, ttl, dev) : ttl;
+	/* a directory gone negative meanwhile: its device unknown, so
+	 * nothing is kept */
+	return inode ? dc_ttl_dev(dc, ttl, dev) : 0;
 }
 
 /* ---- in-lookup placeholders ---- */
@@ -373,7 +369,7 @@ static long dfutex(uint32_t *addr, int op, uint32_t val)
 int d_alloc_inlookup(struct dcache *dc, struct dentry *parent, const char *name,
 		     size_t len, struct dentry **out)
 {
-	struct dentry *n, *other;
+	struct dentry *n;
 	int err;
 
 	DC_ASSERT_NOT_RCU();
@@ -382,7 +378,7 @@ int d_alloc_inlookup(struct dcache *dc, struct dentry *parent, const char *name,
 		return -ENOMEM;
 	n->d_flags |= D_IN_LOOKUP;
 	lockref_lock(&parent->d_ref);
-	err = d_hash_add_locked(parent, n, &other);
+	err = d_hash_add_locked(parent, n);
 	lockref_unlock(&parent->d_ref);
 	if (err == -ESTALE) {
 		/* the parent was invalidated: the caller answers, caches
@@ -395,8 +391,6 @@ int d_alloc_inlookup(struct dcache *dc, struct dentry *parent, const char *name,
 		/* lost the race (never visible): free it directly */
 		dentry_put(parent); /* the reference d_alloc took */
 		d_free_unused(n);
-		if (err == -EEXIST)
-			dentry_put(other);
 		return -EEXIST;
 	}
 	*out = n;

@@ -273,8 +273,7 @@ struct dentry *d_lookup_ref(struct dcache *dc, struct dentry *parent,
  * calls and never wait for a grace period.
  * d_hash_add_locked, d_unhash_locked: caller holds the parent's d_lock.
  */
-int d_hash_add_locked(struct dentry *parent, struct dentry *d,
-		      struct dentry **existing);
+int d_hash_add_locked(struct dentry *parent, struct dentry *d);
 bool d_unhash_locked(struct dentry *d);
 /* Caller holds @d's d_lock and its parent's. */
 bool d_unhash_both_locked(struct dentry *d);

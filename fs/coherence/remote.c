@@ -92,9 +92,8 @@ static const struct sub *sub_find(uint64_t dev)
 
 /*
  * Record the filesystem of @fd (device @dev) found at @where.  Caller
- * holds subs_lock.  A remote one lowers the dcache's validity periods to
- * the bound when they are longer (watch and exclusive keep entries until
- * invalidated), and logs one line.
+ * holds subs_lock.  A remote one is counted (from then on its entries get
+ * the bound: rfs_remote_tmo, rfs_remote_ttl_cap) and logged in one line.
  */
 static void sub_add_locked(int fd, uint64_t dev, const char *where)
 {
@@ -303,18 +302,42 @@ uint64_t rfs_remote_ttl_cap(uint64_t dev)
 	return (uint64_t)(sub_bound() * 1e9);
 }
 
+/* The backing device of the cached inode @ino (immutable: no question to
+ * SOURCE); false when it is not cached.  Not in RCU (a put). */
+static bool dev_of(uint64_t ino, uint64_t *dev)
+{
+	struct dc_inode *inode = ino ? dc_inode_get(rfs.dc, ino) : NULL;
+	uint64_t bino;
+
+	if (!inode)
+		return false;
+	dc_inode_key(inode, dev, &bino);
+	dc_inode_put(inode);
+	return true;
+}
+
 bool rfs_remote_may_keep(uint64_t ino)
 {
-	struct dc_attr a;
+	uint64_t dev;
 
 	if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED))
 		return true;
-	/* cached attributes, or fresh ones (a listing invalidates the
-	 * directory's: its atime moved); only opens ask */
-	if (!ino || (dcache_getattr(rfs.dc, ino, DC_CACHED, &a) &&
-		     dcache_getattr(rfs.dc, ino, 0, &a)))
+	if (!dev_of(ino, &dev))
 		return false; /* device unknown: as if remote */
-	return !rfs_remote_bounded_dev(a.dev);
+	return !rfs_remote_bounded_dev(dev);
+}
+
+double rfs_remote_ino_tmo(uint64_t ino, double t)
+{
+	uint64_t dev;
+	double b;
+
+	if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED))
+		return t;
+	if (dev_of(ino, &dev))
+		return rfs_remote_tmo(dev, t);
+	b = sub_bound(); /* device unknown: as if remote */
+	return t < b ? t : b;
 }
 
 void rfs_remote_emit(struct rfs_emit *e)

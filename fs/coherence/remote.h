@@ -108,13 +108,15 @@ uint64_t rfs_remote_ttl_cap(uint64_t dev);
  * May the kernel keep pages and listings of the object @ino across opens
  * (rfs_kernel_may_cache said yes for the mode)?  Not on a remote
  * filesystem inside SOURCE: nobody drops them when it changes.  Its
- * device comes from the dcache's attributes (asked of SOURCE when they
- * are not cached: may block); for @ino 0 ("any object", INIT's
- * decisions for the whole mount), or when that fails, no as soon as a
- * remote filesystem was found.  Request handlers, outside RCU; with no
- * remote filesystem inside SOURCE one relaxed load.
+ * device is the dcache inode's; for @ino 0 ("any object", INIT's
+ * decisions for the whole mount), or an inode not cached, no as soon as
+ * a remote filesystem was found.  Request handlers, outside RCU; never
+ * asks SOURCE; with no remote filesystem inside SOURCE one relaxed load.
  */
 bool rfs_remote_may_keep(uint64_t ino);
+/* rfs_remote_tmo for the object @ino (its dcache inode's device; the
+ * bound when it is not cached).  As rfs_remote_may_keep. */
+double rfs_remote_ino_tmo(uint64_t ino, double t);
 
 /* The "filesystem" section of rcufs stats. */
 struct rfs_emit;
