@@ -51,10 +51,7 @@ bool rfs_kernel_may_cache_ino(uint64_t ino);
  * yes (changes are watched and drop it, or cannot happen); elsewhere the
  * entry timeout of its filesystem (coherence=timeout, the watcher's
  * fallback, the bound of a remote filesystem inside SOURCE), since a
- * listing holds names; 0 for strict, cache=off, entry timeouts of 0, and
- * directories on a filesystem whose directory times rfs cannot vouch for
- * (rfs_remote_dir_times: the kernel then could keep a listing past the
- * bound for an open that lists again).
+ * listing holds names; 0 for strict, cache=off and entry timeouts of 0.
  * Request handlers, outside RCU; never asks SOURCE.
  */
 double rfs_listing_keep(uint64_t ino);

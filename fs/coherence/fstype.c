@@ -179,10 +179,6 @@ int rfs_fstype_of_fd(int fd, struct rfs_fstype *out)
 				 out->mnt_type[0] ? out->mnt_type
 						  : local_types[i].name);
 			out->reason = local_types[i].reason;
-			/* POSIX: creating, removing or renaming an entry
-			 * sets the directory's mtime, and since Linux 6.13
-			 * a change after a stat gets a distinct time */
-			out->dir_times = true;
 			return 0;
 		}
 	out->remote = true;
@@ -192,17 +188,6 @@ int rfs_fstype_of_fd(int fd, struct rfs_fstype *out)
 				snprintf(out->name, sizeof(out->name), "%s",
 					 fuse_types[i].name);
 				out->reason = fuse_types[i].reason;
-				/*
-				 * GlusterFS keeps each directory as a
-				 * directory of a local filesystem on every
-				 * brick, whose mtime moves on each entry
-				 * change, and reports the newest brick's
-				 * (generic/400's "create dir" waits for it
-				 * through another client).  No other FUSE
-				 * type is vouched for.
-				 */
-				out->dir_times = !strcmp(out->mnt_type,
-							 "fuse.glusterfs");
 				return 0;
 			}
 		snprintf(out->name, sizeof(out->name), "FUSE");

@@ -189,16 +189,7 @@ double rfs_listing_keep(uint64_t ino)
 		return INFINITY;
 	/* a listing is a set of names: kept no longer than a name */
 	t = rfs_tmo(&rfs.o.entry_timeout);
-	/*
-	 * The kernel checks a kept listing only when a listing starts:
-	 * an open directory that lists again from the start (rewinddir) is
-	 * served what it keeps for as long as the directory's modification
-	 * time does not move, whatever the bound.  So only where that time
-	 * moves on every change of the directory.
-	 */
-	if (t <= 0 || !rfs_remote_dir_times(ino))
-		return 0;
-	return rfs_remote_ino_tmo(ino, t);
+	return t > 0 ? rfs_remote_ino_tmo(ino, t) : 0;
 }
 
 void rfs_watch_emit(struct rfs_emit *e)

@@ -18,9 +18,7 @@
  *   than the bound (rfs_remote_ttl_cap, the dcache's per-device cap:
  *   names and negatives in its directories, its objects' attributes; the
  *   rest of SOURCE keeps the mode's periods), and the kernel keeps no
- *   pages across opens (rfs_remote_may_keep) and its listings for the
- *   bound at most, where its directory times are vouched for
- *   (rfs_remote_dir_times, mode.c: rfs_listing_keep).
+ *   pages or listings across opens (rfs_remote_may_keep).
  *
  * Concurrency.  `rm` is written by the main thread at start-up (before the
  * session loop) and read-only after.  The device table `subs` is appended
@@ -53,7 +51,6 @@ static struct {
 struct sub {
 	uint64_t dev;
 	bool remote;
-	bool dir_times; /* rfs_fstype.dir_times */
 	char name[64];
 };
 static struct sub subs[RFS_SUBS_MAX]; /* appended under subs_lock */
@@ -126,7 +123,6 @@ static void sub_add_locked(int fd, uint64_t dev, const char *where)
 	s = &subs[nsubs];
 	s->dev = dev;
 	s->remote = t.remote;
-	s->dir_times = t.dir_times;
 	snprintf(s->name, sizeof(s->name), "%s", t.name);
 	if (t.remote) {
 		__atomic_add_fetch(&nremote, 1, __ATOMIC_RELAXED);
@@ -329,19 +325,6 @@ bool rfs_remote_may_keep(uint64_t ino)
 	if (!dev_of(ino, &dev))
 		return false; /* device unknown: as if remote */
 	return !rfs_remote_bounded_dev(dev);
-}
-
-bool rfs_remote_dir_times(uint64_t ino)
-{
-	const struct sub *s;
-	uint64_t dev;
-
-	if (!dev_of(ino, &dev))
-		return false;
-	if (dev == rfs.root_dev)
-		return rm.classified && rm.src.dir_times;
-	s = sub_find(dev);
-	return s && s->dir_times;
 }
 
 double rfs_remote_ino_tmo(uint64_t ino, double t)

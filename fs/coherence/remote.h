@@ -29,10 +29,7 @@ struct rfs_fstype {
 	char mnt_type[64];   /* mountinfo's type ("fuse.glusterfs"), or "" */
 	unsigned long magic; /* statfs f_type */
 	bool remote;	     /* changes may bypass this kernel */
-	/* a directory's modification time moves on every change of its
-	 * entries, as this machine sees it (fstype.c says why per type) */
-	bool dir_times;
-	const char *reason; /* why local, or why not watchable: static */
+	const char *reason;  /* why local, or why not watchable: static */
 };
 
 /*
@@ -117,15 +114,6 @@ uint64_t rfs_remote_ttl_cap(uint64_t dev);
  * asks SOURCE; with no remote filesystem inside SOURCE one relaxed load.
  */
 bool rfs_remote_may_keep(uint64_t ino);
-/*
- * Does the modification time of the directory @ino move on every change
- * of its entries, as this machine sees it (its filesystem's type says so:
- * local types and GlusterFS)?  Then the kernel, which drops a kept
- * listing when it sees the time move, may keep one past the bound for
- * an open that lists again from the start.  False when not cached or not
- * known.  As rfs_remote_may_keep.
- */
-bool rfs_remote_dir_times(uint64_t ino);
 /* rfs_remote_tmo for the object @ino (its dcache inode's device; the
  * bound when it is not cached).  As rfs_remote_may_keep. */
 double rfs_remote_ino_tmo(uint64_t ino, double t);

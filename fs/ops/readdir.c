@@ -16,15 +16,11 @@
  * filesystem, the watcher's fallback) it keeps one for the bound
  * (rfs_listing_keep): every OPENDIR asks for a kept listing (FOPEN_CACHE_
  * DIR), and tells the kernel to keep the one it has (FOPEN_KEEP_CACHE)
- * only while that is younger than the bound.  Its age counts from the
- * OPENDIR that last told the kernel to drop its copy (a new copy is read
- * after that), lowered to the start of any READDIR at offset 0 that
- * began before (its answer, still on its way, may land in the new copy).
- * Without a stamp, or once the slot was reused by another directory, the
- * listing counts as too old.  Only on filesystems whose directory times
- * move on every change (rfs_listing_keep): the kernel also serves a kept
- * listing to an open that lists again from the start, checking only the
- * directory's modification time.
+ * only while that is younger than the bound.  Its age is the time of the
+ * READDIR at offset 0 that started it, on an open that dropped the old
+ * one (stamped only there: on an open that kept one, the kernel's copy
+ * may be older than the READDIRs it sends).  Without a stamp, or once the
+ * slot was reused by another directory, the listing counts as too old.
  */
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
@@ -62,6 +58,7 @@ struct rfs_linux_dirent64 {
 struct rfs_dir {
 	pthread_mutex_t lock; /* the fields below; held across getdents */
 	int fd;
+	bool stamp; /* immutable: a READDIR at 0 starts a kept listing */
 	off_t pos;  /* cookie of the entry at buf + cur (0 = start) */
 	size_t len; /* bytes of getdents64 output in buf */
 	size_t cur; /* next unconsumed entry in buf */
@@ -102,27 +99,15 @@ static bool listing_fresh(uint64_t ino, double keep)
 	return fresh;
 }
 
-/* The kernel was told to drop its listing of @ino: a new one starts at
- * @at.  Any handler thread. */
-static void listing_stamp(uint64_t ino, uint64_t at)
+/* A listing of @ino starts now.  Any handler thread. */
+static void listing_stamp(uint64_t ino)
 {
 	unsigned i = listed_slot(ino);
+	uint64_t now = rfs_now_ns();
 
 	pthread_mutex_lock(&listed_lock);
 	listed_at[i].ino = ino;
-	listed_at[i].at = at;
-	pthread_mutex_unlock(&listed_lock);
-}
-
-/* A READDIR at offset 0 of @ino, begun at @start, is about to answer:
- * the kernel's new copy may start with it.  Any handler thread. */
-static void listing_lower(uint64_t ino, uint64_t start)
-{
-	unsigned i = listed_slot(ino);
-
-	pthread_mutex_lock(&listed_lock);
-	if (listed_at[i].ino == ino && listed_at[i].at > start)
-		listed_at[i].at = start;
+	listed_at[i].at = now;
 	pthread_mutex_unlock(&listed_lock);
 }
 
@@ -188,8 +173,7 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	keep = rfs.atime_exact ? 0 : rfs_listing_keep(ino);
 	fi->cache_readdir = keep > 0;
 	fi->keep_cache = keep > 0 && (isinf(keep) || listing_fresh(ino, keep));
-	if (fi->cache_readdir && !fi->keep_cache && !isinf(keep))
-		listing_stamp(ino, rfs_now_ns()); /* before the reply */
+	d->stamp = fi->cache_readdir && !fi->keep_cache;
 	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
 	if (rfs_open_add(ino, fd)) {
 		pthread_mutex_destroy(&d->lock);
@@ -378,7 +362,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t *refs = NULL;
 	size_t used = 0, nrefs = 0, maxrefs = 0, ent, i;
 	unsigned skipped = 0;
-	uint64_t start;
 	bool searchable, fetch = false;
 	int xattr_dirfd = -1;
 	char *out;
@@ -406,7 +389,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		rfs_reply_err(req, -ENOMEM);
 		return;
 	}
-	start = off == 0 ? rfs_now_ns() : 0; /* before reading SOURCE */
+	if (off == 0 && d->stamp)
+		listing_stamp(ino); /* before reading: its oldest moment */
 	pthread_mutex_lock(&d->lock);
 	err = dir_seek(d, off);
 	while (!err) {
@@ -457,8 +441,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		dir_consume(d, de);
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (start)
-		listing_lower(ino, start); /* before the kernel has it */
 	if (err == 1 || (err < 0 && used))
 		err = 0; /* the end, or an error the next call will report */
 	if (err) {
@@ -503,6 +485,7 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_init(&once.lock, NULL); /* cannot fail (no attributes) */
+	once.stamp = false; /* no_opendir: the kernel keeps listings for good */
 	once.pos = 0;
 	once.len = 0;
 	once.cur = 0;
