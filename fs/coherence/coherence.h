@@ -45,16 +45,6 @@ bool rfs_kernel_may_cache(void);
  * inside SOURCE (coherence/remote.h, rfs_remote_may_keep); the rest of
  * SOURCE keeps its pages and listings.  Request handlers, outside RCU. */
 bool rfs_kernel_may_cache_ino(uint64_t ino);
-/*
- * How long, in seconds, the kernel may keep a listing of the directory
- * @ino (cache_readdir): INFINITY where rfs_kernel_may_cache_ino says
- * yes (changes are watched and drop it, or cannot happen); elsewhere the
- * entry timeout of its filesystem (coherence=timeout, the watcher's
- * fallback, the bound of a remote filesystem inside SOURCE), since a
- * listing holds names; 0 for strict, cache=off and entry timeouts of 0.
- * Request handlers, outside RCU; never asks SOURCE.
- */
-double rfs_listing_keep(uint64_t ino);
 /* True while changes in SOURCE are being watched. */
 bool watch_active(void);
 /* True while they are watched with inotify (one watch per directory). */

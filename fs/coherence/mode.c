@@ -10,7 +10,6 @@
 #include "stats/stats.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,19 +176,6 @@ bool rfs_kernel_may_cache(void)
 bool rfs_kernel_may_cache_ino(uint64_t ino)
 {
 	return mode_may_cache() && rfs_remote_may_keep(ino);
-}
-
-double rfs_listing_keep(uint64_t ino)
-{
-	double t;
-
-	if (rfs.o.cache_off)
-		return 0;
-	if (rfs_kernel_may_cache_ino(ino))
-		return INFINITY;
-	/* a listing is a set of names: kept no longer than a name */
-	t = rfs_tmo(&rfs.o.entry_timeout);
-	return t > 0 ? rfs_remote_ino_tmo(ino, t) : 0;
 }
 
 void rfs_watch_emit(struct rfs_emit *e)

@@ -327,19 +327,6 @@ bool rfs_remote_may_keep(uint64_t ino)
 	return !rfs_remote_bounded_dev(dev);
 }
 
-double rfs_remote_ino_tmo(uint64_t ino, double t)
-{
-	uint64_t dev;
-	double b;
-
-	if (!__atomic_load_n(&nremote, __ATOMIC_RELAXED))
-		return t;
-	if (dev_of(ino, &dev))
-		return rfs_remote_tmo(dev, t);
-	b = sub_bound(); /* device unknown: as if remote */
-	return t < b ? t : b;
-}
-
 void rfs_remote_emit(struct rfs_emit *e)
 {
 	static const char *const modes[] = {"watch", "timeout", "exclusive",

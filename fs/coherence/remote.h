@@ -114,9 +114,6 @@ uint64_t rfs_remote_ttl_cap(uint64_t dev);
  * asks SOURCE; with no remote filesystem inside SOURCE one relaxed load.
  */
 bool rfs_remote_may_keep(uint64_t ino);
-/* rfs_remote_tmo for the object @ino (its dcache inode's device; the
- * bound when it is not cached).  As rfs_remote_may_keep. */
-double rfs_remote_ino_tmo(uint64_t ino, double t);
 
 /* The "filesystem" section of rcufs stats. */
 struct rfs_emit;

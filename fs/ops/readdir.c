@@ -9,18 +9,6 @@
  * served by lseek(2) to it; a READDIR continuing where the last one
  * stopped is served from the buffer without a seek.  An entry that does
  * not fit stays in the buffer for the next call.
- *
- * Listings kept by the kernel.  Where the watcher drops them (or nothing
- * else changes SOURCE) the kernel keeps a listing across opens for good.
- * Where answers have a bound instead (coherence=timeout, a remote
- * filesystem, the watcher's fallback) it keeps one for the bound
- * (rfs_listing_keep): every OPENDIR asks for a kept listing (FOPEN_CACHE_
- * DIR), and tells the kernel to keep the one it has (FOPEN_KEEP_CACHE)
- * only while that is younger than the bound.  Its age is the time of the
- * READDIR at offset 0 that started it, on an open that dropped the old
- * one (stamped only there: on an open that kept one, the kernel's copy
- * may be older than the READDIRs it sends).  Without a stamp, or once the
- * slot was reused by another directory, the listing counts as too old.
  */
 #include "ops/ops_i.h"
 #include "coherence/coherence.h"
@@ -30,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,7 +45,6 @@ struct rfs_linux_dirent64 {
 struct rfs_dir {
 	pthread_mutex_t lock; /* the fields below; held across getdents */
 	int fd;
-	bool stamp; /* immutable: a READDIR at 0 starts a kept listing */
 	off_t pos;  /* cookie of the entry at buf + cur (0 = start) */
 	size_t len; /* bytes of getdents64 output in buf */
 	size_t cur; /* next unconsumed entry in buf */
@@ -68,47 +54,6 @@ struct rfs_dir {
 static struct rfs_dir *dir_of(const struct fuse_file_info *fi)
 {
 	return (struct rfs_dir *)(uintptr_t)fi->fh;
-}
-
-/* When the listing the kernel keeps of a directory began (file comment):
- * a direct-mapped table, slots reused by other directories. */
-#define RFS_LISTED 4096
-static struct {
-	uint64_t ino, at; /* at: rfs_now_ns() */
-} listed_at[RFS_LISTED];  /* listed_lock */
-static pthread_mutex_t listed_lock = PTHREAD_MUTEX_INITIALIZER; /* leaf */
-
-static unsigned listed_slot(uint64_t ino)
-{
-	return (unsigned)((ino * 0x9e3779b97f4a7c15ull) >> 52) &
-	       (RFS_LISTED - 1);
-}
-
-/* Is the kernel's listing of @ino younger than @keep seconds?  Any
- * handler thread; a short mutex, no syscall. */
-static bool listing_fresh(uint64_t ino, double keep)
-{
-	unsigned i = listed_slot(ino);
-	uint64_t now = rfs_now_ns();
-	bool fresh;
-
-	pthread_mutex_lock(&listed_lock);
-	fresh = listed_at[i].ino == ino &&
-		(double)(now - listed_at[i].at) < keep * 1e9;
-	pthread_mutex_unlock(&listed_lock);
-	return fresh;
-}
-
-/* A listing of @ino starts now.  Any handler thread. */
-static void listing_stamp(uint64_t ino)
-{
-	unsigned i = listed_slot(ino);
-	uint64_t now = rfs_now_ns();
-
-	pthread_mutex_lock(&listed_lock);
-	listed_at[i].ino = ino;
-	listed_at[i].at = now;
-	pthread_mutex_unlock(&listed_lock);
 }
 
 /* A new open file of directory @ino (its own position), or -errno. */
@@ -129,7 +74,6 @@ static int dir_open(fuse_ino_t ino)
 void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rfs_dir *d;
-	double keep;
 	int fd, err;
 
 	rfs_thread_enter();
@@ -168,12 +112,9 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)d;
 	/* the kernel may keep the listing: a change made directly in SOURCE
 	 * drops it (watcher: notify_inval_inode of the directory), one made
-	 * through the mount too (the kernel's own directory version); with a
-	 * bound, for the bound (file comment) */
-	keep = rfs.atime_exact ? 0 : rfs_listing_keep(ino);
-	fi->cache_readdir = keep > 0;
-	fi->keep_cache = keep > 0 && (isinf(keep) || listing_fresh(ino, keep));
-	d->stamp = fi->cache_readdir && !fi->keep_cache;
+	 * through the mount too (the kernel's own directory version) */
+	fi->cache_readdir = fi->keep_cache =
+		rfs_kernel_may_cache_ino(ino) && !rfs.atime_exact;
 	/* reachable for fstat & co. after an rmdir (rfs_file_dup) */
 	if (rfs_open_add(ino, fd)) {
 		pthread_mutex_destroy(&d->lock);
@@ -389,8 +330,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		rfs_reply_err(req, -ENOMEM);
 		return;
 	}
-	if (off == 0 && d->stamp)
-		listing_stamp(ino); /* before reading: its oldest moment */
 	pthread_mutex_lock(&d->lock);
 	err = dir_seek(d, off);
 	while (!err) {
@@ -485,7 +424,6 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_init(&once.lock, NULL); /* cannot fail (no attributes) */
-	once.stamp = false; /* no_opendir: the kernel keeps listings for good */
 	once.pos = 0;
 	once.len = 0;
 	once.cur = 0;
