@@ -280,8 +280,8 @@ bool d_unhash_locked(struct dentry *d)
  * to the table and to the parent's children.  -EEXIST when a live dentry
  * has the key (the caller looks it up again); a dead one still hashed is
  * unhashed here (we hold the parent lock its killer is waiting for) and
- * the add is retried once.  -ESTALE when @parent itself is unhashed: the caller may
- * use @d privately (unhashed) but must not cache it.
+ * the add is retried once.  -ESTALE when @parent itself is unhashed: the
+ * caller may use @d privately (unhashed) but must not cache it.
  */
 int d_hash_add_locked(struct dentry *parent, struct dentry *d)
 {
@@ -339,8 +339,10 @@ bool d_is_dir(struct dentry *d)
 	return __atomic_load_n(&d->d_flags, __ATOMIC_ACQUIRE) & D_DIR;
 }
 
-uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
-		    const struct dc_attr *attr)
+/* @ttl for a name in @dir (referenced), capped by the backend (ttl_cap)
+ * for @dir's filesystem and, with @attr, for its object's.  Not in RCU. */
+static uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
+			   const struct dc_attr *attr)
 {
 	struct dc_inode *inode;
 	uint64_t dev = 0;
@@ -357,6 +359,21 @@ uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
 	/* a directory gone negative meanwhile: its device unknown, so
 	 * nothing is kept */
 	return inode ? dc_ttl_dev(dc, ttl, dev) : 0;
+}
+
+void d_valid_entry(struct dentry *d, struct dentry *dir,
+		   const struct dc_attr *attr)
+{
+	struct dcache *dc = d->d_cache;
+
+	d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->entry_ttl), dir, attr));
+}
+
+void d_valid_negative(struct dentry *d, struct dentry *dir)
+{
+	struct dcache *dc = d->d_cache;
+
+	d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->neg_ttl), dir, NULL));
 }
 
 /* ---- in-lookup placeholders ---- */

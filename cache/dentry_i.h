@@ -214,12 +214,15 @@ static inline void d_set_valid(struct dentry *d, uint64_t ttl)
 }
 
 /*
- * The validity period @ttl of a name in the directory @dir (referenced),
- * capped by the backend (ttl_cap) for @dir's filesystem and, with @attr,
- * for the filesystem of the object it names.  Not in RCU (enters one).
+ * d_set_valid for a name in the directory @dir (referenced) naming the
+ * object of @attr (d_valid_entry), or nothing (d_valid_negative): the
+ * cache's entry or negative period, capped by the backend (ttl_cap) for
+ * @dir's filesystem and the object's.  Caller holds a reference on @d;
+ * not in RCU (enters one), no lock needed.
  */
-uint64_t d_name_ttl(struct dcache *dc, uint64_t ttl, struct dentry *dir,
-		    const struct dc_attr *attr);
+void d_valid_entry(struct dentry *d, struct dentry *dir,
+		   const struct dc_attr *attr);
+void d_valid_negative(struct dentry *d, struct dentry *dir);
 
 /*
  * Has @d been unhashed?  The root is never hashed and never counts as

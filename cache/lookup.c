@@ -38,16 +38,14 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 	inode = dentry_inode(d);
 	if (err == -ENOENT) {
 		if (!inode) {
-			d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->neg_ttl),
-						  parent, NULL));
+			d_valid_negative(d, parent);
 			return 0;
 		}
 		goto stale;
 	}
 	if (inode && i_same_object(inode, &attr)) {
 		i_set_attr(inode, &attr, since);
-		d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->entry_ttl),
-					  parent, &attr));
+		d_valid_entry(d, parent, &attr);
 		dc_inode_put(inode);
 		return 0;
 	}
@@ -57,9 +55,7 @@ static int revalidate(struct dcache *dc, struct dentry *parent,
 		if (err)
 			return err;
 		if (d_set_inode_if_negative(d, fresh)) {
-			d_set_valid(d,
-				    d_name_ttl(dc, load_relaxed(dc->entry_ttl),
-					       parent, &attr));
+			d_valid_entry(d, parent, &attr);
 			return 0;
 		}
 		dc_inode_put(fresh);
@@ -140,15 +136,10 @@ int dc_lookup_slow(struct dcache *dc, struct dentry *parent, const char *name,
 			err = i_get_or_create(dc, &attr, NULL, since, &inode);
 			if (!err) {
 				d_set_inode(n, inode);
-				d_set_valid(
-					n,
-					d_name_ttl(dc,
-						   load_relaxed(dc->entry_ttl),
-						   parent, &attr));
+				d_valid_entry(n, parent, &attr);
 			}
 		} else if (err == -ENOENT) {
-			d_set_valid(n, d_name_ttl(dc, load_relaxed(dc->neg_ttl),
-						  parent, NULL));
+			d_valid_negative(n, parent);
 			err = 0;
 		}
 		if (err) {

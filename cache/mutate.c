@@ -101,8 +101,7 @@ static int instantiate_in(struct dcache *dc, struct dentry *parent,
 			goto out;
 		lockref_get(&inode->i_ref);
 		d_set_inode(d, inode);
-		d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->entry_ttl),
-					  parent, attr));
+		d_valid_entry(d, parent, attr);
 		d_wake_waiters(d);
 		break;
 	}
@@ -110,8 +109,7 @@ static int instantiate_in(struct dcache *dc, struct dentry *parent,
 		err = -EAGAIN;
 		goto out;
 	}
-	d_set_valid(d,
-		    d_name_ttl(dc, load_relaxed(dc->entry_ttl), parent, attr));
+	d_valid_entry(d, parent, attr);
 	i_set_attr(inode, attr, I_WRITE_THROUGH);
 	if (res && fill_result(inode, attr, flags, res))
 		inode = NULL; /* our reference became the kernel's */
@@ -202,7 +200,7 @@ static int remove_in(struct dcache *dc, struct dentry *pd, const char *name,
 	/* a removed directory's cached (negative) children go with it */
 	d_prune_children(d, DC_SRC_LOCAL);
 	d_make_negative(d, &old);
-	d_set_valid(d, d_name_ttl(dc, load_relaxed(dc->neg_ttl), pd, NULL));
+	d_valid_negative(d, pd);
 	if (old) {
 		/* nlink and ctime changed; the kernel may still hold it */
 		i_inval(old, DC_INVAL_ATTR);
