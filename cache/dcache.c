@@ -205,9 +205,11 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	    !S_ISDIR(cfg->root_attr.mode))
 		return -EINVAL;
 	dcache_thread_enter();
-	dc = calloc(1, sizeof(*dc));
+	/* 64-byte aligned: the hash table's stripe locks (dhash.h) */
+	dc = aligned_alloc(_Alignof(struct dcache), sizeof(*dc));
 	if (!dc)
 		return -ENOMEM;
+	memset(dc, 0, sizeof(*dc));
 	dc->ops = *cfg->ops;
 	dc->backend = cfg->backend;
 	dc->entry_ttl = cfg->entry_ttl_ns;
@@ -280,9 +282,7 @@ static int unlink_subtree(struct dcache *dc, struct dentry *top,
 		if (child != top)
 			cds_list_del_init(&child->d_child);
 		if (!(child->d_flags & D_UNHASHED)) {
-			rcu_read_lock();
-			cds_lfht_del(dc->dentries, child->d_hnode);
-			rcu_read_unlock();
+			dh_del(&dc->dentries, child->d_hnode);
 		}
 		if (child->d_flags & D_ON_LRU)
 			cds_list_del(&child->d_lru);

@@ -13,9 +13,12 @@
  *	lifetime (D_ON_LRU, D_REFERENCED), d_seq write sections of the
  *	dentry, d_inode changes (with the inode's i_lock too, below), the
  *	dentry's d_subdirs list, and hash-table
- *	membership of its CHILDREN: every cds_lfht_add_unique/cds_lfht_del
- *	of a child happens with the parent's d_lock held, so under a
- *	parent's lock the set of its hashed children is stable.
+ *	membership of its CHILDREN: every dh_add_unique/dh_add/dh_del of a
+ *	child happens with the parent's d_lock held, so under a parent's
+ *	lock the set of its hashed children is stable.
+ * dc->dentries' stripe locks (pthread mutexes, dhash.h)
+ *	the chains of the dentry hash's buckets of one stripe; taken inside
+ *	dhash.c only, innermost, one at a time.
  * inode->i_ref's lock ("i_lock")
  *	the inode's count, i_seq write sections (attributes, validity, link
  *	target), the alias list i_aliases and i_dentry.
@@ -30,9 +33,10 @@
  * (no lock) hash-table sizes
  *	dc->dentry_buckets and dc->inode_buckets are moved by compare-and-
  *	swap from any context (dc_table_count), which then posts
- *	dc->grow_sem (lock-free); only the grower thread calls
- *	cds_lfht_resize, holding no lock, outside RCU (tables.c).  So no
- *	request handler ever pays for a resize.
+ *	dc->grow_sem (lock-free); only the grower thread resizes
+ *	(cds_lfht_resize, dh_resize), holding no other lock, outside RCU
+ *	(tables.c).  So no request handler pays for a resize; one that adds
+ *	or removes a name may wait for one stripe's move (dhash.h).
  *
  * ==== Lock order ====
  *
@@ -42,11 +46,13 @@
  *	      parent d_lock        (ancestor before descendant;
  *	        child d_lock        unrelated dentries in address order,
  *	          dc->lru_lock      only under rename_lock)
- *	          dc->shrink_mutex (innermost: a final put kicks the
+ *	          dc->shrink_mutex (a final put kicks the
  *	                            shrinker under the dentry's d_lock,
  *	                            lru.c; the shrinker holds it only to
  *	                            sleep on shrink_cond, taking nothing
  *	                            else under it)
+ *	          dentry-hash stripe lock (innermost; under any of the
+ *	                            above, nothing under it)
  *
  * A dentry turns positive or negative in one step, under its inode's
  * i_lock and then its own d_lock: d_set_inode_if_negative() publishes
@@ -67,11 +73,12 @@
  * ==== What readers load under RCU ====
  *
  * Lockless readers (the fast path) hold only rcu_read_lock():
- *  - the dentry hash (dc->dentries, cds_lfht): nodes are embedded in the
+ *  - the dentry hash (dc->dentries, dhash.h): nodes are embedded in the
  *    dentry or struct dc_hnode_ext (dc_node_dentry), whose dentry pointer
- *    is immutable; nodes are unlinked with
- *    cds_lfht_del under the parent's d_lock and freed after a grace period
- *    (the embedded node with its dentry, external ones by call_rcu);
+ *    is immutable; nodes are unlinked with dh_del under the parent's
+ *    d_lock and freed after a grace period (the embedded node with its
+ *    dentry, external ones by call_rcu); a miss may be false while a
+ *    resize moves nodes (callers fall back or decide under the lock);
  *  - d_parent, d_name, d_inode (and D_DIR in d_flags): published with
  *    rcu_store() inside a d_seq write section; name blocks are immutable
  *    (the inline one in the dentry is never rewritten; external ones are
@@ -105,6 +112,7 @@
 #include <urcu/rculfhash.h>
 
 #include "dcache.h"
+#include "dhash.h"
 #include "lockref.h"
 #include "seqcount.h"
 
@@ -227,7 +235,6 @@ struct dc_slab {
 
 struct dcache {
 	/* read-mostly */
-	struct cds_lfht *dentries;		/* (parent, name) -> dentry */
 	struct cds_lfht *inodes;		/* (dev, ino) -> dc_inode */
 	struct cds_lfht *ids;			/* nodeid -> dc_inode */
 	struct dc_slab dentry_slab, inode_slab; /* their own locks */
@@ -282,6 +289,8 @@ struct dcache {
 	pthread_t shrinker;
 	pthread_mutex_t shrink_mutex;
 	pthread_cond_t shrink_cond;
+	/* (parent, name) -> dentry: its own locks (dhash.h) */
+	struct dh_table dentries;
 };
 
 /* ---- tables.c ---- */

@@ -64,20 +64,18 @@ struct dkey {
 	uint32_t len;
 };
 
-/* lfht match, called once cds_lfht found the salted hash: parent, then
+/* The key match, once the node's salted hash matched: parent, then
  * length, then bytes (as the kernel's __d_lookup_rcu); for an inline name
  * of up to DC_INAME_LINE0 bytes all it reads is in the dentry's line 0,
- * which cds_lfht read already (the node).  Runs inside RCU, concurrently
- * with renames: a stale answer here is caught by the caller's
- * is_node_deleted + d_seq checks. */
-static int d_match(struct cds_lfht_node *node, const void *key)
+ * which the hash comparison read already (the node).  Inside RCU,
+ * concurrently with renames (a stale answer is caught by the caller's
+ * deleted + d_seq checks), or under the stripe lock (dh_add_unique). */
+static inline bool d_match(struct dh_node *node, const void *key)
 {
 	const struct dkey *k = key;
 	struct dentry *d;
 	struct dc_name *n;
 
-	/* TSan builds: the node was published before it was added */
-	tsan_found(node);
 	d = dc_node_dentry(node);
 	if (rcu_load(d->d_parent) != k->parent)
 		return 0;
@@ -116,7 +114,8 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	}
 	/* dc_node_dentry: the embedded node is 64-byte aligned */
 	DC_ASSERT(!((uintptr_t)d & (DC_CACHELINE - 1)));
-	cds_lfht_node_init(&d->d_hash);
+	d->d_hash.next = 0;
+	d->d_hash.hash = 0;
 	d->d_hnode = &d->d_hash;
 	d->d_name = n;
 	d->d_parent = parent ? parent : d;
@@ -168,16 +167,23 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 			    uint32_t *seq)
 {
 	struct dkey key = {parent, name, len};
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
+	unsigned long h = dc_salt(parent, hash);
+	struct dh_buckets *b = dh_cur(&dc->dentries);
+	struct dh_node *node;
 	struct dentry *d;
 
 	DC_ASSERT_RCU();
-	cds_lfht_lookup(dc->dentries, dc_salt(parent, hash), d_match, &key,
-			&it);
-	node = cds_lfht_iter_get_node(&it);
-	if (!node)
-		return NULL;
+	for (;;) {
+		for (node = dh_head(b, h); node; node = dh_next(node))
+			if (node->hash == h && !dh_deleted(node) &&
+			    d_match(node, &key))
+				goto found;
+		/* a resize may have moved it (dhash.h): one more table */
+		b = dh_other(&dc->dentries, b);
+		if (!b)
+			return NULL;
+	}
+found:
 	d = dc_node_dentry(node);
 	*seq = seq_begin(&d->d_seq);
 	/*
@@ -186,7 +192,7 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 	 * node is still live after the sample, the sample covers the key we
 	 * matched; if it is deleted, this is a (permitted) miss.
 	 */
-	if (cds_lfht_is_node_deleted(node))
+	if (dh_deleted(node))
 		return NULL;
 	return d;
 }
@@ -243,7 +249,7 @@ locked:
 }
 
 /* Caller holds @d's d_lock and its parent's.  True if this call removed
- * @d from the table (the cds_lfht_del winner).  Bumps d_seq either way is
+ * @d from the table (the dh_del winner).  Bumps d_seq either way is
  * not needed: only the winner changed anything. */
 bool d_unhash_both_locked(struct dentry *d)
 {
@@ -252,9 +258,7 @@ bool d_unhash_both_locked(struct dentry *d)
 
 	DC_ASSERT_LOCKED(&d->d_ref);
 	DC_ASSERT_LOCKED(&rcu_load(d->d_parent)->d_ref);
-	rcu_read_lock();
-	r = cds_lfht_del(dc->dentries, d->d_hnode);
-	rcu_read_unlock();
+	r = dh_del(&dc->dentries, d->d_hnode);
 	if (r)
 		return false;
 	__atomic_fetch_or(&d->d_flags, D_UNHASHED, __ATOMIC_RELEASE);
@@ -290,7 +294,7 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d)
 	uint32_t nhash = dc_name_hash(n->s, n->len);
 	struct dkey key = {parent, n->s, n->len};
 	unsigned long hash = dc_salt(parent, nhash);
-	struct cds_lfht_node *ret;
+	struct dh_node *ret;
 	struct dentry *other;
 	int tries;
 
@@ -305,10 +309,8 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d)
 		return -ESTALE;
 	tsan_publish(d->d_hnode);
 	for (tries = 0; tries < 2; tries++) {
-		rcu_read_lock();
-		ret = cds_lfht_add_unique(dc->dentries, hash, d_match, &key,
-					  d->d_hnode);
-		rcu_read_unlock();
+		ret = dh_add_unique(&dc->dentries, d->d_hnode, hash, d_match,
+				    &key);
 		if (ret == d->d_hnode) {
 			__atomic_fetch_and(&d->d_flags, ~D_UNHASHED,
 					   __ATOMIC_RELEASE);

@@ -23,9 +23,9 @@
  * d_name at a new external block, and the inline bytes stay as they were,
  * unused, until the dentry is freed.
  *
- * No hash is stored: the table's hash (dc_salt of the parent and the
- * name's hash) is what cds_lfht compares before d_match, and the slow
- * paths that need the name's hash again recompute it (dc_name_hash).
+ * The table's hash (dc_salt of the parent and the name's hash) is in the
+ * hash node, compared before d_match; the slow paths that need the
+ * name's own hash again recompute it (dc_name_hash).
  */
 struct dc_name {
 	uint32_t len;
@@ -53,7 +53,7 @@ struct dc_name {
 struct dc_hnode_ext {
 	struct dentry *dentry; /* immutable */
 	uint64_t pad;
-	struct cds_lfht_node node;
+	struct dh_node node;
 	struct rcu_head rcu;
 	struct dcache *dc;
 } __attribute__((aligned(DC_CACHELINE)));
@@ -77,7 +77,7 @@ enum {
 
 /*
  * Layout (192 bytes, three cache lines).  A fast-path hit reads, per
- * intermediate component, line 0: the hash node cds_lfht compares,
+ * intermediate component, line 0: the hash node the lookup compares,
  * parent, name pointer, seqcount, flags (D_DIR), expiry and the start of
  * the inline name (names of up to DC_INAME_LINE0 bytes end there; longer
  * inline ones go on into line 1).  d_inode is in line 1: only the last
@@ -87,7 +87,7 @@ enum {
  */
 struct dentry {
 	/* ---- line 0: read by RCU lookups ---- */
-	struct cds_lfht_node d_hash;   /* embedded first hash node */
+	struct dh_node d_hash;	       /* embedded first hash node */
 	struct dentry *__rcu d_parent; /* d_seq; root: itself */
 	struct dc_name *__rcu d_name;  /* d_seq; &d_iname.n or external */
 	seqcount_t d_seq;	       /* writers hold d_lock */
@@ -102,7 +102,7 @@ struct dentry {
 	 * written ---- */
 	struct dc_inode *__rcu d_inode; /* d_seq; NULL = negative */
 	struct dcache *d_cache;		/* immutable */
-	struct cds_lfht_node *d_hnode;	/* current node; parent's d_lock */
+	struct dh_node *d_hnode;	/* current node; parent's d_lock */
 	struct cds_list_head d_alias;	/* inode's i_lock */
 
 	/* ---- line 2: written by reference holders ---- */
@@ -128,7 +128,7 @@ _Static_assert(offsetof(struct dc_hnode_ext, node) % DC_CACHELINE != 0,
 	       "an external node is never 64-byte aligned");
 
 /* The dentry of a node of dc->dentries (embedded or external).  RCU. */
-static inline struct dentry *dc_node_dentry(struct cds_lfht_node *node)
+static inline struct dentry *dc_node_dentry(struct dh_node *node)
 {
 	if (!((uintptr_t)node & (DC_CACHELINE - 1)))
 		return caa_container_of(node, struct dentry, d_hash);
@@ -272,8 +272,8 @@ struct dentry *d_lookup_ref(struct dcache *dc, struct dentry *parent,
 /*
  * The *_locked functions: the caller holds the locks named (asserted in
  * cache_debug builds) and is not in an RCU read section (it holds
- * sleeping locks); they open their own read sections around the cds_lfht
- * calls and never wait for a grace period.
+ * sleeping locks); the table's stripe locks (dhash.h) are taken inside
+ * them, and they never wait for a grace period.
  * d_hash_add_locked, d_unhash_locked: caller holds the parent's d_lock.
  */
 int d_hash_add_locked(struct dentry *parent, struct dentry *d);

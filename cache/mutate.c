@@ -403,10 +403,18 @@ static void inval_all_inodes(struct dcache *dc)
 	dcache_for_each_inode(dc, inval_one, dc);
 }
 
+/* dh_for_each callback, under a stripe lock: expire one name. */
+static void expire_one(struct dh_node *node, void *ctx)
+{
+	/* the entry stays hashed (the kernel may hold it and look up below
+	 * it by node id); its next use asks the backend */
+	__atomic_store_n(&dc_node_dentry(node)->d_valid_until, 0,
+			 __ATOMIC_RELEASE);
+	(*(uint64_t *)ctx)++;
+}
+
 void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
 	uint64_t n = 0;
 
 	if ((unsigned)src >= DC_SRC_NR)
@@ -414,19 +422,7 @@ void dcache_expire_all(struct dcache *dc, enum dc_inval_src src)
 	/* first the epoch: backend answers begun before now must not make
 	 * attributes valid again; then every name, then every inode */
 	dc_bump_epoch(dc);
-	rcu_read_lock();
-	cds_lfht_first(dc->dentries, &it);
-	while ((node = cds_lfht_iter_get_node(&it))) {
-		tsan_found(node);
-
-		/* the entry stays hashed (the kernel may hold it and look
-		 * up below it by node id); its next use asks the backend */
-		__atomic_store_n(&dc_node_dentry(node)->d_valid_until, 0,
-				 __ATOMIC_RELEASE);
-		n++;
-		cds_lfht_next(dc->dentries, &it);
-	}
-	rcu_read_unlock();
+	dh_for_each(&dc->dentries, expire_one, &n);
 	inval_all_inodes(dc);
 	dc_count_n(C_INVAL + src, n);
 }

@@ -69,7 +69,7 @@ static int side_prepare(struct dcache *dc, struct side *s,
 	s->garbage = malloc(sizeof(*s->garbage));
 	if (!s->newname || !s->newnode || !s->garbage)
 		return -ENOMEM;
-	cds_lfht_node_init(&s->newnode->node);
+	s->newnode->node.next = 0;
 	s->newnode->dentry = s->d;
 	s->newnode->dc = dc;
 	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*s->newname) + to->len + 1 +
@@ -163,7 +163,7 @@ static void move_locked(struct dcache *dc, struct side *s,
 			const struct side *to)
 {
 	struct dentry *d = s->d;
-	struct cds_lfht_node *old = d->d_hnode;
+	struct dh_node *old = d->d_hnode;
 
 	DC_ASSERT_MUTEX(&dc->rename_lock);
 	DC_ASSERT_LOCKED(&s->parent->d_ref);
@@ -179,18 +179,14 @@ static void move_locked(struct dcache *dc, struct side *s,
 			: caa_container_of(old, struct dc_hnode_ext, node);
 	rcu_store(d->d_parent, to->parent);
 	rcu_store(d->d_name, s->newname);
-	rcu_read_lock();
 	/*
 	 * New key first, then the old node goes: a reader misses at worst.
 	 * A plain add: the new parent's d_lock keeps other inserts out and
 	 * the key is free (an exchange briefly has both nodes of one key;
 	 * both lead to a dentry inside an open d_seq write section).
 	 */
-	tsan_publish(&s->newnode->node);
-	cds_lfht_add(dc->dentries, dc_salt(to->parent, to->hash),
-		     &s->newnode->node);
-	cds_lfht_del(dc->dentries, old);
-	rcu_read_unlock();
+	dh_add(&dc->dentries, &s->newnode->node, dc_salt(to->parent, to->hash));
+	dh_del(&dc->dentries, old);
 	d->d_hnode = &s->newnode->node;
 	cds_list_move(&d->d_child, &to->parent->d_subdirs);
 	s->newname = NULL;

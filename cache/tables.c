@@ -3,6 +3,11 @@
  * cache/tables.c - the three hash tables (dc->dentries, dc->inodes,
  * dc->ids): their initial size and their explicit growth.
  *
+ * dc->dentries is a table of our own (dhash.h, which says why); the
+ * inode tables are cds_lfht.  The sizing below applies to all three, and
+ * the cds_lfht measurements to the inode tables (and to the dentry table
+ * until it was replaced).
+ *
  * cds_lfht's own automatic resizing (CDS_LFHT_AUTO_RESIZE) is lazy and
  * coarse: past 2048 nodes it looks at the node count only when that count
  * crosses a power of two, and grows only if chains then average eight or
@@ -95,10 +100,11 @@ int dc_tables_new(struct dcache *dc)
 	if (sem_init(&dc->grow_sem, 0, 0))
 		return -errno;
 	dc->grow_sem_ok = true;
-	dc->dentries = table_new(size);
+	if (dh_init(&dc->dentries, size))
+		return -ENOMEM;
 	dc->inodes = table_new(size);
 	dc->ids = table_new(size);
-	if (!dc->dentries || !dc->inodes || !dc->ids)
+	if (!dc->inodes || !dc->ids)
 		return -ENOMEM;
 	return 0;
 }
@@ -106,8 +112,7 @@ int dc_tables_new(struct dcache *dc)
 /* Last: no reader, no request, no grower. */
 void dc_tables_destroy(struct dcache *dc)
 {
-	if (dc->dentries)
-		cds_lfht_destroy(dc->dentries, NULL);
+	dh_destroy(&dc->dentries);
 	if (dc->inodes)
 		cds_lfht_destroy(dc->inodes, NULL);
 	if (dc->ids)
@@ -152,11 +157,16 @@ static void *grower_main(void *arg)
 		if (__atomic_load_n(&dc->grow_stop, __ATOMIC_ACQUIRE))
 			break;
 		DC_ASSERT_NOT_RCU();
+		/* dh_resize waits for a grace period: we are registered
+		 * and outside any read section */
 		t = load_relaxed(dc->dentry_buckets);
 		if (t != done_d) {
-			cds_lfht_resize(dc->dentries, t);
-			done_d = t;
-			dc_gauge_add(&dc->nr_resizes, 1);
+			/* on -ENOMEM the old size stays; asked again at
+			 * the next target change */
+			if (!dh_resize(&dc->dentries, t)) {
+				done_d = t;
+				dc_gauge_add(&dc->nr_resizes, 1);
+			}
 		}
 		t = load_relaxed(dc->inode_buckets);
 		if (t != done_i) {
