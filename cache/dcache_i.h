@@ -77,8 +77,8 @@
  *    dentry or struct dc_hnode_ext (dc_node_dentry), whose dentry pointer
  *    is immutable; nodes are unlinked with dh_del under the parent's
  *    d_lock and freed after a grace period (the embedded node with its
- *    dentry, external ones by call_rcu); a miss may be false while a
- *    resize moves nodes (callers fall back or decide under the lock);
+ *    dentry, external ones by call_rcu); lookups are exact during a
+ *    resize too (dh_lookup);
  *  - d_parent, d_name, d_inode (and D_DIR in d_flags): published with
  *    rcu_store() inside a d_seq write section; name blocks are immutable
  *    (the inline one in the dentry is never rewritten; external ones are

@@ -79,7 +79,7 @@ static inline bool d_match(struct dh_node *node, const void *key)
 	d = dc_node_dentry(node);
 	if (rcu_load(d->d_parent) != k->parent)
 		return 0;
-	/* cds_lfht matched the salted hash of (parent, name hash) */
+	/* the table matched the salted hash of (parent, name hash) */
 	n = rcu_load(d->d_name);
 	if (n->len != k->len)
 		return 0;
@@ -167,23 +167,13 @@ struct dentry *d_lookup_rcu(struct dcache *dc, struct dentry *parent,
 			    uint32_t *seq)
 {
 	struct dkey key = {parent, name, len};
-	unsigned long h = dc_salt(parent, hash);
-	struct dh_buckets *b = dh_cur(&dc->dentries);
 	struct dh_node *node;
 	struct dentry *d;
 
 	DC_ASSERT_RCU();
-	for (;;) {
-		for (node = dh_head(b, h); node; node = dh_next(node))
-			if (node->hash == h && !dh_deleted(node) &&
-			    d_match(node, &key))
-				goto found;
-		/* a resize may have moved it (dhash.h): one more table */
-		b = dh_other(&dc->dentries, b);
-		if (!b)
-			return NULL;
-	}
-found:
+	node = dh_lookup(&dc->dentries, dc_salt(parent, hash), d_match, &key);
+	if (!node)
+		return NULL;
 	d = dc_node_dentry(node);
 	*seq = seq_begin(&d->d_seq);
 	/*

@@ -29,6 +29,7 @@ int dh_init(struct dh_table *t, unsigned long buckets)
 	for (i = 0; i < DH_STRIPES; i++) {
 		pthread_mutex_init(&t->stripes[i].lock, NULL);
 		t->stripes[i].moved = false;
+		t->stripes[i].seq.seq = 0;
 	}
 	return 0;
 }
@@ -143,20 +144,23 @@ unsigned long dh_size(struct dh_table *t)
 }
 
 /* Move every node of stripe @i from @from to @to.  Caller holds its lock.
- * Each node leaves its old chain before it joins the new one: a reader on
- * the old chain may miss, never loop. */
-static void move_stripe(struct dh_buckets *from, struct dh_buckets *to,
-			unsigned i)
+ * Each node leaves its old chain before it joins the new one, inside the
+ * stripe's sequence-count write section: a reader may miss it meanwhile,
+ * sees the count move and searches again. */
+static void move_stripe(struct dh_stripe *s, struct dh_buckets *from,
+			struct dh_buckets *to, unsigned i)
 {
 	unsigned long k;
 	struct dh_node *n;
 
+	seq_write_begin(&s->seq);
 	for (k = i; k <= from->mask; k += DH_STRIPES)
 		while ((n = (struct dh_node *)from->b[k])) {
 			__atomic_store_n(&from->b[k], n->next,
 					 __ATOMIC_RELEASE);
 			push_locked(to, n);
 		}
+	seq_write_end(&s->seq);
 }
 
 int dh_resize(struct dh_table *t, unsigned long buckets)
@@ -175,7 +179,7 @@ int dh_resize(struct dh_table *t, unsigned long buckets)
 	__atomic_store_n(&t->next, nb, __ATOMIC_RELEASE);
 	for (i = 0; i < DH_STRIPES; i++) {
 		pthread_mutex_lock(&t->stripes[i].lock);
-		move_stripe(old, nb, i);
+		move_stripe(&t->stripes[i], old, nb, i);
 		t->stripes[i].moved = true;
 		pthread_mutex_unlock(&t->stripes[i].lock);
 	}

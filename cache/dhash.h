@@ -43,14 +43,13 @@
  * stripe's move (its 1/DH_STRIPES of the nodes), never for the whole.
  *
  * ==== Readers (RCU read section, no lock) ====
- * A reader searches t->cur, then (on a miss) t->next or a newer t->cur.
- * It may miss a node that is present: one being moved by a resize, or
- * one whose chain a move switched under its feet (it then finishes its
- * walk in the new table's chain, which ends).  It never finds a node
- * whose key differs (it compares the hash and its own key) and never
- * loops (a moved node only points into the new table).  So a miss is a
- * hint: the fast path then falls back to ref-walk, and whoever acts on
- * "absent" (dh_add_unique, under the stripe lock) decides for certain.
+ * dh_lookup is exact: it finds every node that is in the table for the
+ * whole lookup.  Each stripe has a sequence count, odd while a resize
+ * moves the stripe's nodes; a reader that misses while the count moved
+ * searches again (dh_lookup says why the tables it searches suffice).
+ * A reader standing on a node that a move relinks finishes its walk in
+ * the new table's chain, which ends: it never loops, and never returns a
+ * node of another key (it compares the hash and its own key).
  */
 #ifndef RCUFS_CACHE_DHASH_H
 #define RCUFS_CACHE_DHASH_H
@@ -58,6 +57,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "seqcount.h"
 
 #define DH_STRIPES 256u
 #define DH_MIN_BUCKETS DH_STRIPES
@@ -74,7 +75,8 @@ struct dh_buckets {
 
 struct dh_stripe {
 	pthread_mutex_t lock;
-	bool moved; /* lock: this stripe's nodes are in next (resizing) */
+	seqcount_t seq; /* odd while a resize moves this stripe (lock) */
+	bool moved;	/* lock: this stripe's nodes are in next (resizing) */
 } __attribute__((aligned(64)));
 
 struct dh_table {
@@ -83,24 +85,7 @@ struct dh_table {
 	struct dh_stripe stripes[DH_STRIPES];
 };
 
-/* ---- readers (inside an RCU read section) ---- */
-
-/* The current table, and the one to search after a miss in @t (a resize
- * in progress or finished meanwhile), or NULL. */
-static inline struct dh_buckets *dh_cur(struct dh_table *t)
-{
-	return __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
-}
-
-static inline struct dh_buckets *dh_other(struct dh_table *t,
-					  struct dh_buckets *searched)
-{
-	struct dh_buckets *o = __atomic_load_n(&t->next, __ATOMIC_ACQUIRE);
-
-	if (!o)
-		o = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
-	return o == searched ? NULL : o;
-}
+/* ---- readers (inside an RCU read section; never block) ---- */
 
 static inline struct dh_node *dh_head(const struct dh_buckets *b,
 				      unsigned long hash)
@@ -116,11 +101,60 @@ static inline struct dh_node *dh_next(const struct dh_node *n)
 				  ~(uintptr_t)1);
 }
 
-/* Has @n been deleted?  Once set, it stays: a deleted node is never
- * added again. */
+/* Has @n been deleted?  Cleared only if @n is added again, which its
+ * owner does only a grace period after the delete. */
 static inline bool dh_deleted(const struct dh_node *n)
 {
 	return __atomic_load_n(&n->next, __ATOMIC_ACQUIRE) & 1;
+}
+
+/* The live node of @b's chain for @hash that @match accepts, or NULL. */
+static inline struct dh_node *
+dh_search(const struct dh_buckets *b, unsigned long hash,
+	  bool (*match)(struct dh_node *, const void *), const void *key)
+{
+	struct dh_node *n;
+
+	for (n = dh_head(b, hash); n; n = dh_next(n))
+		if (n->hash == hash && !dh_deleted(n) && match(n, key))
+			return n;
+	return NULL;
+}
+
+/*
+ * The live node for @hash that @match accepts, or NULL: exact, resize or
+ * not.  A stripe's nodes sit in one table while its sequence count stays
+ * even and unchanged: the current one, or (moved, not yet switched) the
+ * next one, or (switched meanwhile) the newer current one; all three are
+ * searched.  A miss while the stripe's nodes were moving (the count
+ * changed) is searched again; that waits for at most one stripe's move,
+ * which waits for no grace period.  @match is inlined where the caller
+ * passes a static function.
+ */
+static inline struct dh_node *
+dh_lookup(struct dh_table *t, unsigned long hash,
+	  bool (*match)(struct dh_node *, const void *), const void *key)
+{
+	const seqcount_t *sq = &t->stripes[hash & (DH_STRIPES - 1)].seq;
+	struct dh_buckets *b0, *b1, *b2;
+	struct dh_node *n;
+	uint32_t s0;
+
+	do {
+		s0 = seq_begin(sq);
+		b0 = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
+		n = dh_search(b0, hash, match, key);
+		if (n)
+			return n;
+		b1 = __atomic_load_n(&t->next, __ATOMIC_ACQUIRE);
+		if (b1 && b1 != b0 && (n = dh_search(b1, hash, match, key)))
+			return n;
+		b2 = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
+		if (b2 != b0 && b2 != b1 &&
+		    (n = dh_search(b2, hash, match, key)))
+			return n;
+	} while (seq_retry(sq, s0));
+	return NULL;
 }
 
 /* ---- writers and the owner ---- */
