@@ -316,9 +316,9 @@ void dcache_free(struct dcache *dc)
 	if (dc->root &&
 	    unlink_subtree(dc, dc->root, &dead, &ndead, &capdead) < 0)
 		leak = true; /* out of memory: leave the rest rather than crash */
-	if (dc->ids)
+	if (dc->ids.cur)
 		i_free_all(dc);
-	/* no reader (the table's resize worker included) sees them now */
+	/* no reader sees them now */
 	synchronize_rcu();
 	for (i = 0; i < ndead; i++)
 		d_free_unused(dead[i]);

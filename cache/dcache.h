@@ -530,7 +530,7 @@ uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino);
  * has two node ids until the kernel forgets one: harmless).
  *
  * Waits for an RCU grace period (synchronize_rcu(): a node deleted from a
- * cds_lfht may be added again only after one), so it blocks for as long
+ * table may be added again only after one), so it blocks for as long
  * as the slowest read section in the process.  Request handlers may call
  * it (a failed removal is rare), outside any RCU read section and holding
  * no dcache lock nor any lock an RCU reader or the thread running

@@ -34,7 +34,7 @@
  *	dc->dentry_buckets and dc->inode_buckets are moved by compare-and-
  *	swap from any context (dc_table_count), which then posts
  *	dc->grow_sem (lock-free); only the grower thread resizes
- *	(cds_lfht_resize, dh_resize), holding no other lock, outside RCU
+ *	(dh_resize), holding no other lock, outside RCU
  *	(tables.c).  So no request handler pays for a resize; one that adds
  *	or removes a name may wait for one stripe's move (dhash.h).
  *
@@ -109,7 +109,6 @@
 
 #include <urcu.h>
 #include <urcu/list.h>
-#include <urcu/rculfhash.h>
 
 #include "dcache.h"
 #include "dhash.h"
@@ -132,9 +131,8 @@
 #define DC_CACHELINE 64
 
 /*
- * ThreadSanitizer cannot see the ordering cds_lfht gives between an add
- * and a lookup that finds the node (liburcu's atomics are inline
- * assembly): tell it, in TSan builds only.
+ * ThreadSanitizer cannot see liburcu's grace periods (the library is not
+ * instrumented): tell it, in TSan builds only (below).
  */
 #if defined(__SANITIZE_THREAD__)
 #define DC_TSAN 1
@@ -146,10 +144,8 @@
 #ifdef DC_TSAN
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
-#define tsan_publish(p) __tsan_release(p)
-#define tsan_found(p) __tsan_acquire(p)
 /*
- * Nor can it see a grace period.  So, in TSan builds only, the end of
+ * So, in TSan builds only, the end of
  * every read section of cache/ and every dc_call_rcu release one token,
  * and every RCU callback of cache/ acquires it first (tsan_gp_done):
  * what readers did before their section ended, and what the caller did
@@ -178,8 +174,6 @@ static inline void dc_tsan_read_unlock(void)
 #define tsan_gp_done() __tsan_acquire(&dc_tsan_gp)
 #define tsan_cb_end() __tsan_release(&dc_tsan_cb)
 #else
-#define tsan_publish(p) ((void)(p))
-#define tsan_found(p) ((void)(p))
 #define tsan_gp_queue() ((void)0)
 #define tsan_gp_done() ((void)0)
 #define tsan_cb_end() ((void)0)
@@ -235,8 +229,6 @@ struct dc_slab {
 
 struct dcache {
 	/* read-mostly */
-	struct cds_lfht *inodes;		/* (dev, ino) -> dc_inode */
-	struct cds_lfht *ids;			/* nodeid -> dc_inode */
 	struct dc_slab dentry_slab, inode_slab; /* their own locks */
 	struct dentry *root;	   /* immutable; holds one reference */
 	struct dc_backend_ops ops; /* immutable copy */
@@ -275,7 +267,7 @@ struct dcache {
 	 */
 	uint64_t dentry_buckets, inode_buckets;
 	uint64_t table_floor; /* immutable: the initial size */
-	uint64_t nr_resizes;  /* atomic: cds_lfht_resize calls */
+	uint64_t nr_resizes;  /* atomic: dh_resize calls */
 	sem_t grow_sem;	      /* one post per target change */
 	bool grow_sem_ok;     /* immutable after dcache_new */
 	bool grow_stop;	      /* atomic: dcache_free has begun */
@@ -289,8 +281,10 @@ struct dcache {
 	pthread_t shrinker;
 	pthread_mutex_t shrink_mutex;
 	pthread_cond_t shrink_cond;
-	/* (parent, name) -> dentry: its own locks (dhash.h) */
-	struct dh_table dentries;
+	/* the tables (dhash.h, each with its own stripe locks):
+	 * (parent, name) -> dentry, (dev, ino) -> dc_inode, nodeid ->
+	 * dc_inode */
+	struct dh_table dentries, inodes, ids;
 };
 
 /* ---- tables.c ---- */

@@ -39,7 +39,7 @@ struct dcache_stats {
 	uint64_t pending_frees; /* objects awaiting a grace period */
 	uint64_t bytes;		/* memory of dentries, names, inodes */
 	/* Hash tables: buckets asked for (the grower may still be on its
-	 * way there) and cds_lfht_resize calls made so far. */
+	 * way there) and table resizes made so far. */
 	uint64_t dentry_buckets, inode_buckets;
 	uint64_t table_resizes;
 };

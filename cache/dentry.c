@@ -297,7 +297,6 @@ int d_hash_add_locked(struct dentry *parent, struct dentry *d)
 	 */
 	if (d_unhashed(parent))
 		return -ESTALE;
-	tsan_publish(d->d_hnode);
 	for (tries = 0; tries < 2; tries++) {
 		ret = dh_add_unique(&dc->dentries, d->d_hnode, hash, d_match,
 				    &key);

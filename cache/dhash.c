@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache/dhash.c - the dentry hash table's writers, resize and iteration.
+ * cache/dhash.c - the hash tables' writers, resize and iteration.
  * The design, and what a reader may assume, are dhash.h's opening block.
  */
 #include "dcache_i.h"
@@ -202,7 +202,7 @@ void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 		 void *ctx)
 {
 	struct dh_buckets *b;
-	struct dh_node *n;
+	struct dh_node *n, *next;
 	unsigned long k;
 	unsigned i;
 
@@ -211,9 +211,10 @@ void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 		pthread_mutex_lock(&t->stripes[i].lock);
 		b = table_of(t, &t->stripes[i]);
 		for (k = i; k <= b->mask; k += DH_STRIPES)
-			for (n = (struct dh_node *)b->b[k]; n;
-			     n = (struct dh_node *)n->next)
+			for (n = (struct dh_node *)b->b[k]; n; n = next) {
+				next = (struct dh_node *)n->next;
 				fn(n, ctx);
+			}
 		pthread_mutex_unlock(&t->stripes[i].lock);
 	}
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache/dhash.h - the dentry hash table: chained buckets of one word,
- * lockless readers under RCU, writers serialized per stripe of buckets,
- * and a resize that no reader waits for.
+ * cache/dhash.h - the cache's hash tables (dc->dentries, dc->inodes,
+ * dc->ids): chained buckets of one word, lockless readers under RCU,
+ * writers serialized per stripe of buckets, and a resize that no reader
+ * waits for.
  *
- * Why not cds_lfht (which this table replaced for dc->dentries, issue
- * 17): a split-ordered list costs a hit a bit reversal, two indirect
+ * Why not cds_lfht (which these tables replaced, issue 17): a split-ordered list costs a hit a bit reversal, two indirect
  * calls (bucket_at, match) and a 16-byte bucket; measured on a 10,000-
  * entry cache (callgrind, dcbench --callgrind-ops), its lookup with
  * d_match and d_lookup_rcu took 480 of the 1,420 instructions of a
@@ -185,8 +185,9 @@ int dh_resize(struct dh_table *t, unsigned long buckets);
 unsigned long dh_size(struct dh_table *t);
 
 /* Call @fn for every node in the table, each under its stripe's lock (so
- * @fn must not take a dcache lock nor block).  Not in RCU.  Misses only
- * nodes added to a stripe after it was visited. */
+ * @fn must not use the table, take a dcache lock nor block; it may queue
+ * the node's free: its successor was read before the call).  Not in RCU.
+ * Misses only nodes added to a stripe after it was visited. */
 void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 		 void *ctx);
 

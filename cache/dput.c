@@ -5,7 +5,7 @@
  *
  * Kill order (DESIGN.md §5): the killer marks the dentry dead under its
  * d_lock (that transition elects the one owner), drops d_lock, takes the
- * parent's d_lock and then the dentry's again, unhashes it (cds_lfht_del;
+ * parent's d_lock and then the dentry's again, unhashes it (dh_del;
  * it may already be unhashed), bumps d_seq, clears d_inode inside a d_seq
  * write section and unlinks it from the parent; after unlocking it drops
  * the alias and the inode reference, frees with call_rcu, and hands the

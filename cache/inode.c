@@ -38,39 +38,47 @@ struct ikey {
 	uint64_t dev, ino;
 };
 
-/* cds_lfht match functions: inside RCU (called by lookups); never block. */
-static int key_match(struct cds_lfht_node *node, const void *key)
+/* Table match functions (dhash.h): inside RCU, or under a stripe lock;
+ * never block. */
+static inline bool key_match(struct dh_node *node, const void *key)
 {
 	const struct ikey *k = key;
 	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_keynode);
 
-	tsan_found(i); /* published before it was added (TSan builds) */
 	return i->i_dev == k->dev && i->i_ino == k->ino;
 }
 
-static int id_match(struct cds_lfht_node *node, const void *key)
+static inline bool id_match(struct dh_node *node, const void *key)
 {
 	struct dc_inode *i = caa_container_of(node, struct dc_inode, i_idnode);
 
-	tsan_found(i); /* published before it was added (TSan builds) */
 	return i->i_nodeid == *(const uint64_t *)key;
+}
+
+/* Inside RCU: the inode hashed under @dev, @ino (live or dead), or NULL. */
+static struct dc_inode *key_lookup_rcu(struct dcache *dc, uint64_t dev,
+				       uint64_t ino)
+{
+	struct ikey key = {dev, ino};
+	struct dh_node *node;
+
+	DC_ASSERT_RCU();
+	node = dh_lookup(&dc->inodes, key_hash(dev, ino), key_match, &key);
+	return node ? caa_container_of(node, struct dc_inode, i_keynode) : NULL;
 }
 
 /* Inside RCU.  A live (not dead) inode, or NULL: the pointer is only good
  * until rcu_read_unlock unless a reference is taken. */
 struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
+	struct dh_node *node;
 	struct dc_inode *inode;
 
 	DC_ASSERT_RCU();
-	cds_lfht_lookup(dc->ids, mix64(nodeid), id_match, &nodeid, &it);
-	node = cds_lfht_iter_get_node(&it);
+	node = dh_lookup(&dc->ids, mix64(nodeid), id_match, &nodeid);
 	if (!node)
 		return NULL;
 	inode = caa_container_of(node, struct dc_inode, i_idnode);
-	tsan_found(inode);
 	return lockref_is_dead(&inode->i_ref) ? NULL : inode;
 }
 
@@ -82,8 +90,6 @@ static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
 	if (!inode)
 		return NULL;
 	memset(inode, 0, sizeof(*inode));
-	cds_lfht_node_init(&inode->i_keynode);
-	cds_lfht_node_init(&inode->i_idnode);
 	inode->i_dev = attr->dev;
 	inode->i_ino = attr->ino;
 	inode->i_type = (uint32_t)(attr->mode & S_IFMT);
@@ -130,22 +136,16 @@ static void i_free_rcu(struct rcu_head *head)
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 		    const char *link, uint64_t since, struct dc_inode **out)
 {
-	struct ikey key = {attr->dev, attr->ino};
 	unsigned long hash = key_hash(attr->dev, attr->ino);
-	struct dc_inode *inode = NULL, *found = NULL, *stale = NULL;
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
+	struct dc_inode *inode = NULL, *found, *stale = NULL;
 	int err = 0;
 
 	DC_ASSERT_NOT_RCU();
 	pthread_mutex_lock(&dc->itable_lock);
 	rcu_read_lock();
-	cds_lfht_lookup(dc->inodes, hash, key_match, &key, &it);
-	node = cds_lfht_iter_get_node(&it);
+	found = key_lookup_rcu(dc, attr->dev, attr->ino);
 	rcu_read_unlock();
 	/* still valid: only we (itable_lock) remove it from the table */
-	if (node)
-		found = caa_container_of(node, struct dc_inode, i_keynode);
 	if (found && lockref_get_not_dead(&found->i_ref)) {
 		if (found->i_type == (attr->mode & S_IFMT)) {
 			inode = found;
@@ -157,9 +157,7 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 	}
 	if (found && !inode) {
 		/* dead or stale: make room for the new object */
-		rcu_read_lock();
-		cds_lfht_del(dc->inodes, &found->i_keynode);
-		rcu_read_unlock();
+		dh_del(&dc->inodes, &found->i_keynode);
 		found->i_flags |= I_UNKEYED;
 	}
 	if (!inode) {
@@ -178,11 +176,8 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 			 * not know yet; do not trust these attributes */
 			inode->i_attr_valid_until = 0;
 		}
-		tsan_publish(inode);
-		rcu_read_lock();
-		cds_lfht_add(dc->ids, mix64(inode->i_nodeid), &inode->i_idnode);
-		cds_lfht_add(dc->inodes, hash, &inode->i_keynode);
-		rcu_read_unlock();
+		dh_add(&dc->ids, &inode->i_idnode, mix64(inode->i_nodeid));
+		dh_add(&dc->inodes, &inode->i_keynode, hash);
 		dc_table_count(dc, &dc->nr_inodes, &dc->inode_buckets, 1);
 		dc_gauge_add(&dc->bytes, sizeof(*inode));
 		pthread_mutex_unlock(&dc->itable_lock);
@@ -211,25 +206,20 @@ out:
 
 uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino)
 {
-	struct ikey key = {dev, ino};
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
 	struct dc_inode *found;
 	uint64_t id = 0;
 
 	DC_ASSERT_NOT_RCU();
 	pthread_mutex_lock(&dc->itable_lock);
 	rcu_read_lock();
-	cds_lfht_lookup(dc->inodes, key_hash(dev, ino), key_match, &key, &it);
-	node = cds_lfht_iter_get_node(&it);
-	if (node) {
+	found = key_lookup_rcu(dc, dev, ino);
+	rcu_read_unlock();
+	if (found) {
 		/* only itable_lock holders remove keys: still hashed */
-		found = caa_container_of(node, struct dc_inode, i_keynode);
-		cds_lfht_del(dc->inodes, &found->i_keynode);
+		dh_del(&dc->inodes, &found->i_keynode);
 		found->i_flags |= I_UNKEYED;
 		id = found->i_nodeid;
 	}
-	rcu_read_unlock();
 	pthread_mutex_unlock(&dc->itable_lock);
 	return id;
 }
@@ -238,8 +228,6 @@ uint64_t dcache_forget_key(struct dcache *dc, uint64_t dev, uint64_t ino)
 static struct dc_inode *rekey_candidate(struct dcache *dc, uint64_t nodeid)
 {
 	struct dc_inode *inode = i_find_id_rcu(dc, nodeid);
-	struct cds_lfht_iter it;
-	struct ikey key;
 
 	DC_ASSERT_MUTEX(&dc->itable_lock);
 	DC_ASSERT_RCU();
@@ -247,11 +235,7 @@ static struct dc_inode *rekey_candidate(struct dcache *dc, uint64_t nodeid)
 	if (!inode || !(inode->i_flags & I_UNKEYED) ||
 	    (inode->i_flags & I_KILLED))
 		return NULL;
-	key.dev = inode->i_dev;
-	key.ino = inode->i_ino;
-	cds_lfht_lookup(dc->inodes, key_hash(key.dev, key.ino), key_match, &key,
-			&it);
-	return cds_lfht_iter_get_node(&it) ? NULL : inode;
+	return key_lookup_rcu(dc, inode->i_dev, inode->i_ino) ? NULL : inode;
 }
 
 void dcache_rekey(struct dcache *dc, uint64_t nodeid)
@@ -269,8 +253,8 @@ void dcache_rekey(struct dcache *dc, uint64_t nodeid)
 	if (!inode)
 		return;
 	/*
-	 * A node deleted from a cds_lfht may be added again only after a
-	 * grace period (readers may still be walking through it).  A failed
+	 * A node deleted from a table may be added again only after a grace
+	 * period (readers may still be walking through it, dhash.h).  A failed
 	 * removal is rare; waiting here, outside any lock and read section,
 	 * is allowed (DESIGN.md section 6).
 	 */
@@ -278,12 +262,13 @@ void dcache_rekey(struct dcache *dc, uint64_t nodeid)
 	pthread_mutex_lock(&dc->itable_lock);
 	rcu_read_lock();
 	inode = rekey_candidate(dc, nodeid);
+	rcu_read_unlock();
+	/* not killed nor freed: i_kill needs the itable_lock we hold */
 	if (inode) {
-		cds_lfht_add(dc->inodes, key_hash(inode->i_dev, inode->i_ino),
-			     &inode->i_keynode);
+		dh_add(&dc->inodes, &inode->i_keynode,
+		       key_hash(inode->i_dev, inode->i_ino));
 		inode->i_flags &= ~I_UNKEYED;
 	}
-	rcu_read_unlock();
 	pthread_mutex_unlock(&dc->itable_lock);
 }
 
@@ -292,11 +277,9 @@ static void i_kill(struct dc_inode *inode)
 	struct dcache *dc = inode->i_cache;
 
 	pthread_mutex_lock(&dc->itable_lock);
-	rcu_read_lock();
-	cds_lfht_del(dc->ids, &inode->i_idnode);
+	dh_del(&dc->ids, &inode->i_idnode);
 	if (!(inode->i_flags & I_UNKEYED))
-		cds_lfht_del(dc->inodes, &inode->i_keynode);
-	rcu_read_unlock();
+		dh_del(&dc->inodes, &inode->i_keynode);
 	inode->i_flags |= I_UNKEYED | I_KILLED;
 	pthread_mutex_unlock(&dc->itable_lock);
 	dc_table_count(dc, &dc->nr_inodes, &dc->inode_buckets, -1);
@@ -371,25 +354,22 @@ void dc_inode_put(struct dc_inode *inode)
 		i_put_many(inode, 1);
 }
 
-/* Teardown: no readers and no other threads remain. */
+/* dh_for_each callback (teardown): queue one inode's free.  The tables
+ * are destroyed without being emptied, and dh_for_each has read the
+ * node's successor already. */
+static void free_one(struct dh_node *node, void *ctx)
+{
+	struct dc_inode *inode =
+		caa_container_of(node, struct dc_inode, i_idnode);
+
+	inode->i_flags |= I_UNKEYED;
+	dc_call_rcu(ctx, &inode->i_rcu, i_free_rcu);
+}
+
+/* Teardown: no readers and no other threads remain; not in RCU. */
 void i_free_all(struct dcache *dc)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	struct dc_inode *inode;
-
-	rcu_read_lock();
-	/* plain iteration: the _entry macros form a pointer from NULL */
-	cds_lfht_for_each (dc->ids, &it, node) {
-		inode = caa_container_of(node, struct dc_inode, i_idnode);
-		cds_lfht_del(dc->ids, &inode->i_idnode);
-		if (!(inode->i_flags & I_UNKEYED))
-			cds_lfht_del(dc->inodes, &inode->i_keynode);
-		/* freed after the caller's grace period */
-		inode->i_flags |= I_UNKEYED;
-		dc_call_rcu(dc, &inode->i_rcu, i_free_rcu);
-	}
-	rcu_read_unlock();
+	dh_for_each(&dc->ids, free_one, dc);
 }
 
 /* ---- public accessors ---- */
@@ -422,19 +402,13 @@ struct dc_inode *dc_inode_get(struct dcache *dc, uint64_t nodeid)
 
 struct dc_inode *dc_inode_find(struct dcache *dc, uint64_t dev, uint64_t ino)
 {
-	struct ikey key = {dev, ino};
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	struct dc_inode *inode = NULL;
+	struct dc_inode *inode;
 
 	/* the table lock keeps a found inode in memory while we may sleep on
 	 * its i_lock; this is a cold path (the watcher), so take it always */
 	pthread_mutex_lock(&dc->itable_lock);
 	rcu_read_lock();
-	cds_lfht_lookup(dc->inodes, key_hash(dev, ino), key_match, &key, &it);
-	node = cds_lfht_iter_get_node(&it);
-	if (node)
-		inode = caa_container_of(node, struct dc_inode, i_keynode);
+	inode = key_lookup_rcu(dc, dev, ino);
 	rcu_read_unlock();
 	if (inode && !lockref_get_not_dead(&inode->i_ref))
 		inode = NULL;

@@ -56,10 +56,10 @@ struct dc_inode {
 	struct dc_iattr i_attr;	       /* i_seq; relaxed word copies */
 
 	/* ---- line 2: hash nodes, slow paths ---- */
-	struct cds_lfht_node i_idnode;	/* dc->ids; itable_lock */
-	struct cds_lfht_node i_keynode; /* dc->inodes; itable_lock */
-	struct dc_link *__rcu i_link;	/* i_seq + RCU; NULL = unknown */
-	uint64_t i_link_valid_until;	/* i_seq */
+	struct dh_node i_idnode;      /* dc->ids; itable_lock */
+	struct dh_node i_keynode;     /* dc->inodes; itable_lock */
+	struct dc_link *__rcu i_link; /* i_seq + RCU; NULL = unknown */
+	uint64_t i_link_valid_until;  /* i_seq */
 	/* "no extended attributes": ctime_nsec + 1 of the attributes it was
 	 * seen with (0 = unknown); valid while the cached attributes are
 	 * and carry that ctime (i_seq; cleared by i_inval ATTR) */

@@ -335,40 +335,44 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 	return 0;
 }
 
+struct id_list {
+	uint64_t *ids, cap, n;
+};
+
+/* dh_for_each callback, under a stripe lock: note one node id. */
+static void note_id(struct dh_node *node, void *ctx)
+{
+	struct id_list *l = ctx;
+
+	if (l->n < l->cap)
+		l->ids[l->n++] =
+			caa_container_of(node, struct dc_inode, i_idnode)
+				->i_nodeid;
+}
+
 /*
  * Call @fn(@ctx, nodeid, nlookup) for every cached inode, outside RCU and
  * with no dcache lock held (so @fn may block and use the dcache).  Node ids
- * are collected inside RCU into a buffer allocated outside it (nothing
- * that may block runs in the read section); inodes created meanwhile are
- * missed, which callers that want "everything older than now" accept.
- * Without memory, fall back to every node id up to the highest handed out.
+ * are collected (dh_for_each, one stripe lock at a time) into a buffer
+ * allocated before; inodes created meanwhile are missed, which callers
+ * that want "everything older than now" accept.  Without memory, fall
+ * back to every node id up to the highest handed out.
  */
 void dcache_for_each_inode(struct dcache *dc,
 			   void (*fn)(void *ctx, uint64_t nodeid,
 				      uint64_t nlookup),
 			   void *ctx)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
+	struct id_list l = {NULL, 0, 0};
 	struct dc_inode *inode;
-	uint64_t *ids, cap, n = 0, i;
+	uint64_t *ids, n, i;
 
 	DC_ASSERT_NOT_RCU();
-	cap = load_relaxed(dc->nr_inodes) + 64;
-	ids = malloc(cap * sizeof(*ids));
+	l.cap = load_relaxed(dc->nr_inodes) + 64;
+	l.ids = ids = malloc(l.cap * sizeof(*ids));
 	if (ids) {
-		/* plain iteration: the _entry macro forms a pointer from the
-		 * NULL node that ends the walk (UBSan) */
-		rcu_read_lock();
-		cds_lfht_first(dc->ids, &it);
-		while (n < cap && (node = cds_lfht_iter_get_node(&it))) {
-			inode = caa_container_of(node, struct dc_inode,
-						 i_idnode);
-			tsan_found(inode);
-			ids[n++] = inode->i_nodeid;
-			cds_lfht_next(dc->ids, &it);
-		}
-		rcu_read_unlock();
+		dh_for_each(&dc->ids, note_id, &l);
+		n = l.n;
 	} else {
 		pthread_mutex_lock(&dc->itable_lock);
 		n = dc->next_nodeid;
