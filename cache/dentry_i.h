@@ -157,29 +157,113 @@ static inline uint64_t dc_rotl(uint64_t x, int r)
 	return x << r | x >> (64 - r);
 }
 
+/* One word of a name into the hash; the end (length) and finish. */
+static inline uint64_t dc_hash_word(uint64_t h, uint64_t w)
+{
+	return dc_rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
+}
+#define DC_HASH_SEED 0x9e3779b97f4a7c15ull
+static inline uint32_t dc_hash_end(uint64_t h, size_t len)
+{
+	h ^= len;
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebull;
+	return (uint32_t)(h ^ h >> 32);
+}
+
 /*
- * Word-at-a-time multiplicative hash of a name (the tail word zero-padded,
- * little-endian, built without a call to memcpy).  Inline: a walk hashes
- * every component.  Any context.
+ * Word-at-a-time multiplicative hash of a name: its little-endian 8-byte
+ * words, the last one zero-padded, then its length.  Inline: a walk
+ * hashes every component.  Any context.  dc_comp_hash computes the same
+ * value while it finds the name's end.
  */
 static inline uint32_t dc_name_hash(const char *name, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+	uint64_t h = DC_HASH_SEED, w;
 	size_t i = 0, j;
 
 	for (; i + 8 <= len; i += 8) {
 		memcpy(&w, name + i, 8);
-		h = dc_rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
+		h = dc_hash_word(h, w);
 	}
 	if (i < len) {
 		w = 0;
 		for (j = 0; i + j < len; j++)
 			w |= (uint64_t)(unsigned char)name[i + j] << (8 * j);
-		h = dc_rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 29);
+		h = dc_hash_word(h, w);
 	}
-	h ^= h >> 31;
-	h *= 0x94d049bb133111ebull;
-	return (uint32_t)(h ^ h >> 32);
+	return dc_hash_end(h, len);
+}
+
+/*
+ * Whole-word loads that may read past the end of a string (never past
+ * its page) are not for the sanitizers, which would report the bytes
+ * after the NUL: there, names are read byte by byte.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DC_WORD_SCAN 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DC_WORD_SCAN 0
+#endif
+#endif
+#ifndef DC_WORD_SCAN
+#define DC_WORD_SCAN 1
+#endif
+
+/*
+ * The path component at @s (its first byte is neither '/' nor NUL): its
+ * length in *len and its dc_name_hash, in one pass.  Eight bytes at a
+ * time where a load cannot cross into the next page (a page is readable
+ * to its end once any byte of it is): the first NUL or '/' byte is the
+ * lowest byte flagged by the classic has-zero test of the word and of
+ * the word xor "////////" (a flag can be wrong only above a true zero).
+ * Any context.
+ */
+static inline uint32_t dc_comp_hash(const char *s, size_t *len)
+{
+	const uint64_t ones = 0x0101010101010101ull,
+		       highs = 0x8080808080808080ull, slashes = ones * '/';
+	uint64_t h = DC_HASH_SEED, w, x, m;
+	size_t n = 0, k;
+
+	for (;;) {
+		if (DC_WORD_SCAN && ((uintptr_t)(s + n) & 4095) <= 4096 - 8) {
+			memcpy(&w, s + n, 8);
+			x = w ^ slashes;
+			m = ((w - ones) & ~w) | ((x - ones) & ~x);
+			m &= highs;
+			if (!m) {
+				h = dc_hash_word(h, w);
+				n += 8;
+				continue;
+			}
+			k = (size_t)__builtin_ctzll(m) >> 3;
+		} else {
+			/* byte by byte, up to a word's worth */
+			w = 0;
+			for (k = 0; k < 8; k++) {
+				unsigned char c = (unsigned char)s[n + k];
+
+				if (!c || c == '/')
+					break;
+				w |= (uint64_t)c << (8 * k);
+			}
+			if (k == 8) {
+				h = dc_hash_word(h, w);
+				n += 8;
+				continue;
+			}
+		}
+		if (k) {
+			/* the bytes before the end, zero-padded */
+			w &= ~0ull >> (64 - 8 * k);
+			h = dc_hash_word(h, w);
+			n += k;
+		}
+		*len = n;
+		return dc_hash_end(h, n);
+	}
 }
 
 /* The table hash: the name's hash salted by its parent.  Any context. */

@@ -72,7 +72,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	struct dentry *d = start, *c;
 	struct dc_inode *inode, *kref = NULL, *extra = NULL;
 	const char *p = path, *comp;
-	uint32_t seq, cseq;
+	uint32_t seq, cseq, hash;
 	uint64_t now = 0, until;
 	size_t len;
 	int r, err;
@@ -83,7 +83,15 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 	/* started from an inode's dentry: it must still name that inode */
 	if (start_inode && rcu_load(d->d_inode) != start_inode)
 		goto restart;
-	while ((comp = next_comp(&p, &len))) {
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		/* the component's end and hash in one pass */
+		comp = p;
+		hash = dc_comp_hash(comp, &len);
+		p = comp + len;
 		if (len > DC_NAME_MAX) {
 			rcu_read_unlock();
 			return -ENAMETOOLONG;
@@ -108,8 +116,7 @@ static int walk_rcu(struct dcache *dc, struct dentry *start,
 			rcu_read_unlock();
 			return err;
 		}
-		c = d_lookup_rcu(dc, d, comp, (uint32_t)len,
-				 dc_name_hash(comp, len), &cseq);
+		c = d_lookup_rcu(dc, d, comp, (uint32_t)len, hash, &cseq);
 		if (!c || (load_relaxed(c->d_flags) & D_IN_LOOKUP) ||
 		    !dc_valid_at(load_relaxed(c->d_valid_until), &now)) {
 			*rest = comp;
