@@ -263,8 +263,8 @@ out_free:
 
 /*
  * Teardown: unlink @top's subtree from the table and collect it in *v
- * (post-order).  Nothing is freed here: liburcu's resize worker is an RCU
- * reader of the table too, so the memory goes only after a grace period.
+ * (post-order).  Nothing is freed here: the memory goes after the grace
+ * period that follows (dcache_free).
  */
 static int unlink_subtree(struct dcache *dc, struct dentry *top,
 			  struct dentry ***v, size_t *n, size_t *cap)

@@ -16,9 +16,10 @@
  *	membership of its CHILDREN: every dh_add_unique/dh_add/dh_del of a
  *	child happens with the parent's d_lock held, so under a parent's
  *	lock the set of its hashed children is stable.
- * dc->dentries' stripe locks (pthread mutexes, dhash.h)
- *	the chains of the dentry hash's buckets of one stripe; taken inside
- *	dhash.c only, innermost, one at a time.
+ * the tables' stripe locks (pthread mutexes, dhash.h)
+ *	the chains of one stripe of a table's buckets (dc->dentries,
+ *	dc->inodes, dc->ids); taken inside dhash.c only, innermost, one at
+ *	a time.
  * inode->i_ref's lock ("i_lock")
  *	the inode's count, i_seq write sections (attributes, validity, link
  *	target), the alias list i_aliases and i_dentry.
@@ -51,8 +52,9 @@
  *	                            lru.c; the shrinker holds it only to
  *	                            sleep on shrink_cond, taking nothing
  *	                            else under it)
- *	          dentry-hash stripe lock (innermost; under any of the
- *	                            above, nothing under it)
+ *	          a table's stripe lock (innermost; under any of the
+ *	                            above, itable_lock included; nothing
+ *	                            under it)
  *
  * A dentry turns positive or negative in one step, under its inode's
  * i_lock and then its own d_lock: d_set_inode_if_negative() publishes

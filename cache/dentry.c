@@ -114,7 +114,7 @@ struct dentry *d_alloc(struct dcache *dc, struct dentry *parent,
 	}
 	/* dc_node_dentry: the embedded node is 64-byte aligned */
 	DC_ASSERT(!((uintptr_t)d & (DC_CACHELINE - 1)));
-	d->d_hash.next = 0;
+	d->d_hash.next = DH_UNHASHED;
 	d->d_hash.hash = 0;
 	d->d_hnode = &d->d_hash;
 	d->d_name = n;

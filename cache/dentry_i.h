@@ -197,10 +197,13 @@ static inline uint32_t dc_name_hash(const char *name, size_t len)
 
 /*
  * Whole-word loads that may read past the end of a string (never past
- * its page) are not for the sanitizers, which would report the bytes
- * after the NUL: there, names are read byte by byte.
+ * its page) are not for the sanitizers (nor valgrind's memcheck), which
+ * would report the bytes after the NUL, nor for big-endian machines (the
+ * end is found from the lowest byte): there, names are read byte by
+ * byte.
  */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+	__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #define DC_WORD_SCAN 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)

@@ -29,7 +29,7 @@ int dh_init(struct dh_table *t, unsigned long buckets)
 	for (i = 0; i < DH_STRIPES; i++) {
 		pthread_mutex_init(&t->stripes[i].lock, NULL);
 		t->stripes[i].moved = false;
-		t->stripes[i].seq.seq = 0;
+		t->seq[i].seq = 0;
 	}
 	return 0;
 }
@@ -69,6 +69,7 @@ static void push_locked(struct dh_buckets *b, struct dh_node *n)
 {
 	uintptr_t *head = &b->b[n->hash & b->mask];
 
+	/* a head is never marked: no chain holds a deleted node */
 	__atomic_store_n(&n->next, *head, __ATOMIC_RELEASE);
 	__atomic_store_n(head, (uintptr_t)n, __ATOMIC_RELEASE);
 }
@@ -116,7 +117,7 @@ int dh_del(struct dh_table *t, struct dh_node *n)
 	uintptr_t *pp, next;
 
 	DC_ASSERT_NOT_RCU();
-	/* a node never added (next 0 and not found) or deleted already */
+	/* a node never added (DH_UNHASHED) or deleted already */
 	if (__atomic_load_n(&n->next, __ATOMIC_RELAXED) & DH_DELETED)
 		return -ENOENT;
 	s = stripe_of(t, n->hash);
@@ -147,20 +148,20 @@ unsigned long dh_size(struct dh_table *t)
  * Each node leaves its old chain before it joins the new one, inside the
  * stripe's sequence-count write section: a reader may miss it meanwhile,
  * sees the count move and searches again. */
-static void move_stripe(struct dh_stripe *s, struct dh_buckets *from,
+static void move_stripe(seqcount_t *seq, struct dh_buckets *from,
 			struct dh_buckets *to, unsigned i)
 {
 	unsigned long k;
 	struct dh_node *n;
 
-	seq_write_begin(&s->seq);
+	seq_write_begin(seq);
 	for (k = i; k <= from->mask; k += DH_STRIPES)
 		while ((n = (struct dh_node *)from->b[k])) {
 			__atomic_store_n(&from->b[k], n->next,
 					 __ATOMIC_RELEASE);
 			push_locked(to, n);
 		}
-	seq_write_end(&s->seq);
+	seq_write_end(seq);
 }
 
 int dh_resize(struct dh_table *t, unsigned long buckets)
@@ -169,6 +170,8 @@ int dh_resize(struct dh_table *t, unsigned long buckets)
 	unsigned i;
 
 	DC_ASSERT_NOT_RCU();
+	if (buckets & (buckets - 1))
+		return -EINVAL;
 	if (buckets < DH_MIN_BUCKETS)
 		buckets = DH_MIN_BUCKETS;
 	if (buckets == old->mask + 1)
@@ -179,7 +182,7 @@ int dh_resize(struct dh_table *t, unsigned long buckets)
 	__atomic_store_n(&t->next, nb, __ATOMIC_RELEASE);
 	for (i = 0; i < DH_STRIPES; i++) {
 		pthread_mutex_lock(&t->stripes[i].lock);
-		move_stripe(&t->stripes[i], old, nb, i);
+		move_stripe(&t->seq[i], old, nb, i);
 		t->stripes[i].moved = true;
 		pthread_mutex_unlock(&t->stripes[i].lock);
 	}
@@ -217,4 +220,21 @@ void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 			}
 		pthread_mutex_unlock(&t->stripes[i].lock);
 	}
+}
+
+void dh_drain(struct dh_table *t, void (*fn)(struct dh_node *, void *),
+	      void *ctx)
+{
+	struct dh_buckets *b = t->cur;
+	struct dh_node *n, *next;
+	unsigned long k;
+
+	if (!b)
+		return;
+	DC_ASSERT(!t->next);
+	for (k = 0; k <= b->mask; k++)
+		for (n = (struct dh_node *)b->b[k]; n; n = next) {
+			next = (struct dh_node *)n->next;
+			fn(n, ctx);
+		}
 }

@@ -75,15 +75,22 @@ struct dh_buckets {
 
 struct dh_stripe {
 	pthread_mutex_t lock;
-	seqcount_t seq; /* odd while a resize moves this stripe (lock) */
-	bool moved;	/* lock: this stripe's nodes are in next (resizing) */
+	bool moved; /* lock: this stripe's nodes are in next (resizing) */
 } __attribute__((aligned(64)));
 
 struct dh_table {
 	struct dh_buckets *cur;	 /* RCU; the resizer (see above) */
 	struct dh_buckets *next; /* RCU; non-NULL while resizing */
+	/* per stripe, odd while a resize moves it (written under its lock);
+	 * apart from the locks, which every add and delete writes, so that
+	 * lookups read lines that only resizes write */
+	seqcount_t seq[DH_STRIPES] __attribute__((aligned(64)));
 	struct dh_stripe stripes[DH_STRIPES];
 };
+
+/* A node's next before it is first added: "deleted", so that dh_del of a
+ * node never added answers -ENOENT at once. */
+#define DH_UNHASHED ((uintptr_t)1)
 
 /* ---- readers (inside an RCU read section; never block) ---- */
 
@@ -135,7 +142,7 @@ static inline struct dh_node *
 dh_lookup(struct dh_table *t, unsigned long hash,
 	  bool (*match)(struct dh_node *, const void *), const void *key)
 {
-	const seqcount_t *sq = &t->stripes[hash & (DH_STRIPES - 1)].seq;
+	const seqcount_t *sq = &t->seq[hash & (DH_STRIPES - 1)];
 	struct dh_buckets *b0, *b1, *b2;
 	struct dh_node *n;
 	uint32_t s0;
@@ -178,17 +185,24 @@ void dh_add(struct dh_table *t, struct dh_node *n, unsigned long hash);
  * period. */
 int dh_del(struct dh_table *t, struct dh_node *n);
 
-/* Resize to @buckets (a power of two >= DH_MIN_BUCKETS): the grower
- * thread only, not in RCU, no lock held; waits for a grace period.  0 or
- * -ENOMEM (the table stays as it was). */
+/* Resize to @buckets (a power of two; at least DH_MIN_BUCKETS): one
+ * thread at a time (the grower), not in RCU, no lock held; waits for a
+ * grace period.  0, -EINVAL (not a power of two) or -ENOMEM (the table
+ * stays as it was). */
 int dh_resize(struct dh_table *t, unsigned long buckets);
 unsigned long dh_size(struct dh_table *t);
 
 /* Call @fn for every node in the table, each under its stripe's lock (so
- * @fn must not use the table, take a dcache lock nor block; it may queue
- * the node's free: its successor was read before the call).  Not in RCU.
- * Misses only nodes added to a stripe after it was visited. */
+ * @fn must not use the table, take a lock nor block).  Not in RCU.  It
+ * misses nodes added to a stripe after it was visited, and a node that a
+ * concurrent re-key (a rename) moves from a stripe not yet visited to one
+ * visited already; callers accept both. */
 void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 		 void *ctx);
+/* Teardown only (no reader, no writer, no resize): call @fn for every
+ * node, taking no lock; @fn may free the node (its successor was read
+ * before the call). */
+void dh_drain(struct dh_table *t, void (*fn)(struct dh_node *, void *),
+	      void *ctx);
 
 #endif /* RCUFS_CACHE_DHASH_H */

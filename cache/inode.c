@@ -354,9 +354,8 @@ void dc_inode_put(struct dc_inode *inode)
 		i_put_many(inode, 1);
 }
 
-/* dh_for_each callback (teardown): queue one inode's free.  The tables
- * are destroyed without being emptied, and dh_for_each has read the
- * node's successor already. */
+/* dh_drain callback (teardown): queue one inode's free.  The tables are
+ * destroyed without being emptied. */
 static void free_one(struct dh_node *node, void *ctx)
 {
 	struct dc_inode *inode =
@@ -369,7 +368,7 @@ static void free_one(struct dh_node *node, void *ctx)
 /* Teardown: no readers and no other threads remain; not in RCU. */
 void i_free_all(struct dcache *dc)
 {
-	dh_for_each(&dc->ids, free_one, dc);
+	dh_drain(&dc->ids, free_one, dc);
 }
 
 /* ---- public accessors ---- */

@@ -69,7 +69,7 @@ static int side_prepare(struct dcache *dc, struct side *s,
 	s->garbage = malloc(sizeof(*s->garbage));
 	if (!s->newname || !s->newnode || !s->garbage)
 		return -ENOMEM;
-	s->newnode->node.next = 0;
+	s->newnode->node.next = DH_UNHASHED;
 	s->newnode->dentry = s->d;
 	s->newnode->dc = dc;
 	dc_gauge_add(&dc->bytes, (int64_t)(sizeof(*s->newname) + to->len + 1 +

@@ -8,7 +8,8 @@
  * d_lookup_rcu does, and a resizer moves the table between 256 and 4096
  * buckets.  Twice: hashes in a small range (chains of a few nodes,
  * deletes unlink from their middle), then all in one chain that every
- * resize relinks under the readers.  Checked:
+ * resize relinks under the readers, who pause now and then inside it.
+ * Checked:
  *  - a reader never finds a node of another key, never walks more nodes
  *    than exist (a loop), and never misses a key that stays in the table
  *    throughout, even while the resizer moves it;
@@ -60,8 +61,20 @@ static unsigned long hash_of(uint64_t key)
 	       HASH_RANGE;
 }
 
+/* readers of the one-chain run pause now and then inside a chain walk,
+ * so that moves happen under them */
+static __thread uint64_t stall_seed;
+
 static bool match(struct dh_node *n, const void *key)
 {
+	if (stall_seed) {
+		stall_seed ^= stall_seed << 13;
+		stall_seed ^= stall_seed >> 7;
+		stall_seed ^= stall_seed << 17;
+		if (!(stall_seed % 64))
+			for (volatile int i = 0; i < 2000; i++)
+				;
+	}
 	return caa_container_of(n, struct item, n)->key ==
 	       *(const uint64_t *)key;
 }
@@ -119,6 +132,7 @@ static void *reader_main(void *arg)
 	bool bad;
 
 	dcache_thread_enter();
+	stall_seed = one_chain ? r->seed | 1 : 0;
 	pthread_barrier_wait(&go);
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		uint64_t w = rnd(&r->seed) % 2,

@@ -65,18 +65,19 @@ static void *hitter_main(void *arg)
 	return NULL;
 }
 
-/* Wait (up to 10 s) until the grower has done what was asked. */
+/* Wait (up to 10 s) until the grower has done what was asked: no resize
+ * for 200 ms (a resize waits for a grace period, which can take tens of
+ * milliseconds on a loaded machine or under the sanitizers). */
 static struct dcache_stats settle(struct env *e)
 {
 	struct dcache_stats st = stats_of(e), prev;
-	int i;
+	int i, quiet = 0;
 
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < 1000 && quiet < 20; i++) {
 		sleep_ms(10);
 		prev = st;
 		st = stats_of(e);
-		if (i >= 5 && st.table_resizes == prev.table_resizes)
-			break;
+		quiet = st.table_resizes == prev.table_resizes ? quiet + 1 : 0;
 	}
 	return st;
 }
