@@ -5,8 +5,6 @@
  */
 #include "dcache_i.h"
 
-#define DH_DELETED ((uintptr_t)1)
-
 static struct dh_buckets *buckets_new(unsigned long n)
 {
 	struct dh_buckets *b = calloc(1, sizeof(*b) + n * sizeof(b->b[0]));
@@ -201,23 +199,31 @@ int dh_resize(struct dh_table *t, unsigned long buckets)
 	return 0;
 }
 
+/* @fn for every node of @b's buckets @first, @first + @step, ...; each
+ * node's successor is read before @fn sees the node.  The caller keeps
+ * the chains still (a stripe lock, or teardown). */
+static void visit(struct dh_buckets *b, unsigned long first, unsigned long step,
+		  void (*fn)(struct dh_node *, void *), void *ctx)
+{
+	struct dh_node *n, *next;
+	unsigned long k;
+
+	for (k = first; k <= b->mask; k += step)
+		for (n = (struct dh_node *)b->b[k]; n; n = next) {
+			next = (struct dh_node *)n->next;
+			fn(n, ctx);
+		}
+}
+
 void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 		 void *ctx)
 {
-	struct dh_buckets *b;
-	struct dh_node *n, *next;
-	unsigned long k;
 	unsigned i;
 
 	DC_ASSERT_NOT_RCU();
 	for (i = 0; i < DH_STRIPES; i++) {
 		pthread_mutex_lock(&t->stripes[i].lock);
-		b = table_of(t, &t->stripes[i]);
-		for (k = i; k <= b->mask; k += DH_STRIPES)
-			for (n = (struct dh_node *)b->b[k]; n; n = next) {
-				next = (struct dh_node *)n->next;
-				fn(n, ctx);
-			}
+		visit(table_of(t, &t->stripes[i]), i, DH_STRIPES, fn, ctx);
 		pthread_mutex_unlock(&t->stripes[i].lock);
 	}
 }
@@ -225,16 +231,8 @@ void dh_for_each(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 void dh_drain(struct dh_table *t, void (*fn)(struct dh_node *, void *),
 	      void *ctx)
 {
-	struct dh_buckets *b = t->cur;
-	struct dh_node *n, *next;
-	unsigned long k;
-
-	if (!b)
+	if (!t->cur)
 		return;
 	DC_ASSERT(!t->next);
-	for (k = 0; k <= b->mask; k++)
-		for (n = (struct dh_node *)b->b[k]; n; n = next) {
-			next = (struct dh_node *)n->next;
-			fn(n, ctx);
-		}
+	visit(t->cur, 0, 1, fn, ctx);
 }

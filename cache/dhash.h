@@ -5,8 +5,9 @@
  * writers serialized per stripe of buckets, and a resize that no reader
  * waits for.
  *
- * Why not cds_lfht (which these tables replaced, issue 17): a split-ordered list costs a hit a bit reversal, two indirect
- * calls (bucket_at, match) and a 16-byte bucket; measured on a 10,000-
+ * Why not cds_lfht (which these tables replaced, issue 17): a
+ * split-ordered list costs a hit a bit reversal, two indirect calls
+ * (bucket_at, match) and a 16-byte bucket; measured on a 10,000-
  * entry cache (callgrind, dcbench --callgrind-ops), its lookup with
  * d_match and d_lookup_rcu took 480 of the 1,420 instructions of a
  * 4-component hit.  Here a lookup is a load of the bucket word and a loop
@@ -39,8 +40,8 @@
  * the new table).  Then t->cur becomes the new table, every stripe is
  * unmarked (one lock at a time: its writers go back to t->cur, now the
  * same table), t->next is cleared, and the old array is freed after a
- * grace period.  A request that adds or removes a name waits for at most one
- * stripe's move (its 1/DH_STRIPES of the nodes), never for the whole.
+ * grace period.  A request that adds or removes a name waits for at most
+ * one stripe's move (its 1/DH_STRIPES of the nodes), never for the whole.
  *
  * ==== Readers (RCU read section, no lock) ====
  * dh_lookup is exact: it finds every node that is in the table for the
@@ -88,9 +89,11 @@ struct dh_table {
 	struct dh_stripe stripes[DH_STRIPES];
 };
 
-/* A node's next before it is first added: "deleted", so that dh_del of a
- * node never added answers -ENOENT at once. */
-#define DH_UNHASHED ((uintptr_t)1)
+/* Bit 0 of a node's next: deleted.  A node's next before it is first
+ * added is DH_UNHASHED ("deleted"), so that dh_del of a node never added
+ * answers -ENOENT at once. */
+#define DH_DELETED ((uintptr_t)1)
+#define DH_UNHASHED DH_DELETED
 
 /* ---- readers (inside an RCU read section; never block) ---- */
 
@@ -105,26 +108,32 @@ static inline struct dh_node *dh_head(const struct dh_buckets *b,
 static inline struct dh_node *dh_next(const struct dh_node *n)
 {
 	return (struct dh_node *)(__atomic_load_n(&n->next, __ATOMIC_ACQUIRE) &
-				  ~(uintptr_t)1);
+				  ~DH_DELETED);
 }
 
 /* Has @n been deleted?  Cleared only if @n is added again, which its
  * owner does only a grace period after the delete. */
 static inline bool dh_deleted(const struct dh_node *n)
 {
-	return __atomic_load_n(&n->next, __ATOMIC_ACQUIRE) & 1;
+	return __atomic_load_n(&n->next, __ATOMIC_ACQUIRE) & DH_DELETED;
 }
 
-/* The live node of @b's chain for @hash that @match accepts, or NULL. */
+/* The live node of @b's chain for @hash that @match accepts, or NULL.
+ * Each node's next word is loaded once: its deleted bit and its
+ * successor. */
 static inline struct dh_node *
 dh_search(const struct dh_buckets *b, unsigned long hash,
 	  bool (*match)(struct dh_node *, const void *), const void *key)
 {
 	struct dh_node *n;
+	uintptr_t next;
 
-	for (n = dh_head(b, hash); n; n = dh_next(n))
-		if (n->hash == hash && !dh_deleted(n) && match(n, key))
+	for (n = dh_head(b, hash); n;
+	     n = (struct dh_node *)(next & ~DH_DELETED)) {
+		next = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE);
+		if (n->hash == hash && !(next & DH_DELETED) && match(n, key))
 			return n;
+	}
 	return NULL;
 }
 
@@ -190,6 +199,7 @@ int dh_del(struct dh_table *t, struct dh_node *n);
  * grace period.  0, -EINVAL (not a power of two) or -ENOMEM (the table
  * stays as it was). */
 int dh_resize(struct dh_table *t, unsigned long buckets);
+/* The current number of buckets: inside RCU, or while no resize runs. */
 unsigned long dh_size(struct dh_table *t);
 
 /* Call @fn for every node in the table, each under its stripe's lock (so
