@@ -178,6 +178,31 @@ bool rfs_kernel_may_cache_ino(uint64_t ino)
 	return mode_may_cache() && rfs_remote_may_keep(ino);
 }
 
+/* How long a kept listing may serve in timeout mode: as long as a name,
+ * or a missing name, may (the shorter). */
+static double listing_bound(void)
+{
+	double e = rfs_tmo(&rfs.o.entry_timeout);
+	double n = rfs_tmo(&rfs.o.negative_timeout);
+
+	return e < n ? e : n;
+}
+
+bool rfs_listings_bounded(void)
+{
+	return rfs.o.coherence == RFS_COH_TIMEOUT && !rfs.o.cache_off &&
+	       listing_bound() > 0;
+}
+
+void rfs_listing_read(uint64_t ino, uint64_t read_start)
+{
+	if (rfs.o.coherence == RFS_COH_TIMEOUT)
+		notify_listing_expiry(ino, read_start,
+				      rfs_ttl_ns(listing_bound()));
+	/* a remote filesystem inside SOURCE: its own bound, if shorter */
+	rfs_remote_listing_read(ino, read_start);
+}
+
 void rfs_watch_emit(struct rfs_emit *e)
 {
 	static const char *const modes[] = {"watch", "timeout", "exclusive",
@@ -187,6 +212,7 @@ void rfs_watch_emit(struct rfs_emit *e)
 	enum rfs_watcher m =
 		__atomic_load_n(&watch_stats.method, __ATOMIC_RELAXED);
 	uint64_t overflows, notifies, errors;
+	unsigned queued, listings;
 
 	notify_counts(&overflows, &notifies, &errors);
 #define LD(f) __atomic_load_n(&watch_stats.f, __ATOMIC_RELAXED)
@@ -208,7 +234,12 @@ void rfs_watch_emit(struct rfs_emit *e)
 	rfs_emit_u64(e, "kernel_notifications", notifies);
 	rfs_emit_u64(e, "kernel_notification_errors", errors);
 	rfs_emit_u64(e, "inotify_watches", LD(watches));
-	rfs_emit_u64(e, "queued_notifications", notify_queued());
+	notify_queued(&queued, &listings);
+	rfs_emit_u64(e, "queued_notifications", queued);
+	/* no_opendir, a remote filesystem inside SOURCE: its kept listings
+	 * dropped at the bound (rfs_remote_listing_read) */
+	rfs_emit_u64(e, "listing_drops", notify_listing_drops());
+	rfs_emit_u64(e, "listing_drops_queued", listings);
 	rfs_emit_u64(e, "filesystems_watched", fan_filesystems());
 #undef LD
 }

@@ -11,7 +11,13 @@
  * overflow: the kernel is told to drop every dentry
  * (FUSE_NOTIFY_INC_EPOCH, Linux 6.16), one warning.
  *
- * Threads and locks: q_lock protects the queue.  The notifier thread is
+ * Timed drops (notify_listing_expiry): a second queue, of directories
+ * whose listing the kernel keeps and that must be dropped at a time of
+ * their own.  Each is due a fixed bound after its listing began, so new
+ * ones almost always go at the tail; the queue is kept in due order and
+ * the notifier only looks at its head.
+ *
+ * Threads and locks: q_lock protects both queues.  The notifier thread is
  * RCU registered (it walks the dcache after lost events).  Statistics are
  * relaxed atomics.
  */
@@ -32,14 +38,16 @@ static struct {
 	uint64_t overflows;	/* queue overflows (everything dropped) */
 	uint64_t notifies;	/* kernel notifications sent */
 	uint64_t notify_errors; /* ... that failed (other than ENOENT) */
+	uint64_t listing_drops; /* timed drops of kept listings sent */
 } nstats;
 
 #define STAT_INC(f) __atomic_add_fetch(&nstats.f, 1, __ATOMIC_RELAXED)
 
 enum note_op {
-	NOTE_ENTRY, /* inval_entry(ino, name) */
-	NOTE_INODE, /* inval_inode(ino, off, 0) */
-	NOTE_ALL,   /* every dentry the kernel has (INC_EPOCH) */
+	NOTE_ENTRY,   /* inval_entry(ino, name) */
+	NOTE_INODE,   /* inval_inode(ino, off, 0) */
+	NOTE_ALL,     /* every dentry the kernel has (INC_EPOCH) */
+	NOTE_LISTING, /* a timed drop: inval_inode(ino, 0, 0) */
 };
 
 struct note {
@@ -51,12 +59,31 @@ struct note {
 	char name[];
 };
 
+/* A kept listing to drop at @due (monotonic ns). */
+struct timed {
+	struct timed *next;
+	uint64_t ino;
+	uint64_t due;
+};
+
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+/* waited on with CLOCK_MONOTONIC deadlines (pthread_cond_clockwait) */
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
-static struct note *q_head;	       /* q_lock */
-static struct note **q_tail = &q_head; /* q_lock */
-static unsigned q_len;		       /* q_lock */
-static bool q_all, q_stop;	       /* q_lock */
+static struct note *q_head;		/* q_lock */
+static struct note **q_tail = &q_head;	/* q_lock */
+static unsigned q_len;			/* q_lock */
+static bool q_all, q_stop;		/* q_lock */
+static struct timed *t_head;		/* q_lock; in due order */
+static struct timed **t_tail = &t_head; /* q_lock */
+static unsigned t_len;			/* q_lock */
+/* q_lock: when a drop could not be queued (no memory), a full
+ * invalidation at this time (monotonic ns; 0 = none) */
+static uint64_t t_all_due;
+/* q_lock: the last drop queued per directory (direct-mapped by node id),
+ * so that a directory listed in many READDIRs queues one drop */
+static struct {
+	uint64_t ino, due;
+} t_last[4096];
 /* atomic: the notifier must not send another note (the session fd may be
  * closed at any moment once this is set; checked before every send) */
 static bool notify_off;
@@ -161,8 +188,11 @@ static void send_note(const struct note *n)
 						       n->len);
 		break;
 	case NOTE_INODE:
+	case NOTE_LISTING:
 		err = fuse_lowlevel_notify_inval_inode(rfs.se, n->ino, n->off,
 						       0);
+		if (n->op == NOTE_LISTING)
+			STAT_INC(listing_drops);
 		break;
 	case NOTE_ALL:
 		err = kernel_inval_all();
@@ -185,25 +215,93 @@ static void inval_kernel_inode(void *ctx, uint64_t nodeid, uint64_t nlookup)
 		send_note(&n);
 }
 
+/* Forget every timed drop (notify_stop).  q_lock held. */
+static void timed_clear_locked(void)
+{
+	struct timed *t;
+
+	while ((t = t_head)) {
+		t_head = t->next;
+		free(t);
+	}
+	t_tail = &t_head;
+	t_len = 0;
+	memset(t_last, 0, sizeof(t_last));
+}
+
+/* Take the timed drops due at @now off their queue, as notes appended at
+ * @tail.  q_lock held. */
+static void timed_due_locked(uint64_t now, struct note ***tail)
+{
+	struct timed *t;
+
+	while ((t = t_head) && t->due <= now) {
+		struct note *n = malloc(sizeof(*n) + 1);
+
+		if (!n) {
+			q_all = true; /* drops everything, this included */
+			return;
+		}
+		t_head = t->next;
+		if (!t_head)
+			t_tail = &t_head;
+		t_len--;
+		n->next = NULL;
+		n->op = NOTE_LISTING;
+		n->ino = t->ino;
+		n->off = 0;
+		n->len = 0;
+		n->name[0] = '\0';
+		**tail = n;
+		*tail = &n->next;
+		free(t);
+	}
+}
+
 static void *notifier_main(void *arg)
 {
-	struct note *n;
+	struct note *n, **tail;
+	struct timespec ts;
+	uint64_t now, wake;
 	bool all;
 
 	(void)arg;
 	dcache_thread_enter(); /* it walks the dcache after lost events */
 	pthread_mutex_lock(&q_lock);
 	for (;;) {
-		while (!q_head && !q_all && !q_stop)
-			pthread_cond_wait(&q_cond, &q_lock);
-		if (q_stop)
-			break;
-		all = q_all;
-		q_all = false;
+		for (;;) {
+			if (q_stop)
+				goto out;
+			now = rfs_now_ns();
+			if (t_all_due && t_all_due <= now) {
+				t_all_due = 0;
+				q_all = true;
+			}
+			if (q_head || q_all || (t_head && t_head->due <= now))
+				break;
+			if (!t_head && !t_all_due) {
+				pthread_cond_wait(&q_cond, &q_lock);
+				continue;
+			}
+			wake = t_head ? t_head->due : t_all_due;
+			if (t_all_due && t_all_due < wake)
+				wake = t_all_due;
+			ts.tv_sec = (time_t)(wake / 1000000000u);
+			ts.tv_nsec = (long)(wake % 1000000000u);
+			pthread_cond_clockwait(&q_cond, &q_lock,
+					       CLOCK_MONOTONIC, &ts);
+		}
 		n = q_head;
 		q_head = NULL;
 		q_tail = &q_head;
 		q_len = 0;
+		for (tail = &n; *tail; tail = &(*tail)->next)
+			;
+		timed_due_locked(now, &tail);
+		/* (the timed drops stay queued after a full invalidation: the
+		 * entries of a listing replied to after it come later) */
+		all = q_all;
+		q_all = false;
 		pthread_mutex_unlock(&q_lock);
 		if (all) {
 			struct note a = {.op = NOTE_ALL};
@@ -215,14 +313,16 @@ static void *notifier_main(void *arg)
 			struct note *next = n->next;
 
 			/* after a full invalidation the details add nothing
-			 * but inode data (page cache) drops */
-			if (!all || n->op == NOTE_INODE)
+			 * but inode data (page cache, listing) drops */
+			if (!all || n->op == NOTE_INODE ||
+			    n->op == NOTE_LISTING)
 				send_note(n);
 			free(n);
 			n = next;
 		}
 		pthread_mutex_lock(&q_lock);
 	}
+out:
 	pthread_mutex_unlock(&q_lock);
 	dcache_thread_exit();
 	return NULL;
@@ -275,6 +375,9 @@ void notify_stop(void)
 		q_head = n->next;
 		free(n);
 	}
+	pthread_mutex_lock(&q_lock);
+	timed_clear_locked();
+	pthread_mutex_unlock(&q_lock);
 }
 
 void notify_inode(uint64_t nodeid, off_t off)
@@ -295,14 +398,81 @@ void notify_all(void)
 	pthread_mutex_unlock(&q_lock);
 }
 
-unsigned notify_queued(void)
+void notify_queued(unsigned *notes, unsigned *listings)
 {
-	unsigned q;
-
 	pthread_mutex_lock(&q_lock);
-	q = q_len;
+	*notes = q_len;
+	*listings = t_len;
 	pthread_mutex_unlock(&q_lock);
-	return q;
+}
+
+/* The due time of the last timed drop (the queue is not empty).  q_lock
+ * held. */
+static uint64_t tail_due(void)
+{
+	return ((struct timed *)((char *)t_tail - offsetof(struct timed, next)))
+		->due;
+}
+
+void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound)
+{
+	uint64_t now, due,
+		margin = bound / 4 < 50000000u ? bound / 4 : 50000000u;
+	unsigned slot = (unsigned)((dir * 0x9e3779b97f4a7c15ull) >> 52);
+	struct timed *t, **pos;
+
+	if (!__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&q_lock);
+	if (q_stop)
+		goto unlock;
+	now = rfs_now_ns();
+	due = read_start + bound;
+	/* the reply goes out after this call: a drop that could come before
+	 * the kernel has added the entries would miss them */
+	if (due < now + margin)
+		due = now + margin;
+	/* one already queued that is due before this listing's expiry but
+	 * well after its reply covers it (its drop removes these entries too) */
+	if (t_last[slot].ino == dir && t_last[slot].due <= due &&
+	    t_last[slot].due >= now + margin)
+		goto unlock;
+	/* not capped: with the check above a directory listed again and
+	 * again queues about one drop per bound, so the queue holds about
+	 * the directories listed within one bound */
+	t = malloc(sizeof(*t));
+	if (!t) {
+		/* drop everything now and at this listing's expiry */
+		q_all = true;
+		if (t_all_due < due)
+			t_all_due = due;
+		pthread_cond_signal(&q_cond);
+		goto unlock;
+	}
+	t->ino = dir;
+	t->due = due;
+	/* in due order: almost always at the tail; a concurrent listing
+	 * that began later but finished first is the exception */
+	for (pos = t_tail == &t_head || tail_due() <= due ? t_tail : &t_head;
+	     *pos && (*pos)->due <= due; pos = &(*pos)->next)
+		;
+	t->next = *pos;
+	*pos = t;
+	if (!t->next)
+		t_tail = &t->next;
+	t_len++;
+	/* the notifier may wait untimed, or until a later head */
+	if (t_head == t)
+		pthread_cond_signal(&q_cond);
+	t_last[slot].ino = dir;
+	t_last[slot].due = due;
+unlock:
+	pthread_mutex_unlock(&q_lock);
+}
+
+uint64_t notify_listing_drops(void)
+{
+	return __atomic_load_n(&nstats.listing_drops, __ATOMIC_RELAXED);
 }
 
 void notify_counts(uint64_t *overflows, uint64_t *notifies, uint64_t *errors)

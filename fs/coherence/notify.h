@@ -50,8 +50,25 @@ void rfs_queue_inval_data(uint64_t nodeid, off_t off);
  * (SOURCE was lost).  Not from a request handler's hot path. */
 void rfs_queue_inval_all(void);
 
-/* For rcufs stats: notes queued now, and the counters (relaxed loads). */
-unsigned notify_queued(void);
+/*
+ * The kernel keeps the listing of directory @dir (no_opendir: it opens
+ * directories itself and keeps what READDIR returns) and is about to be
+ * given entries read from SOURCE since @read_start (monotonic ns): have
+ * the notifier drop that listing (notify_inval_inode of @dir, which also
+ * drops its attributes) by @read_start + @bound ns.  Call it after reading
+ * and before replying: the drop comes at least min(@bound / 4, 50 ms)
+ * after the call, so that it cannot reach the kernel before the reply's
+ * entries (a reply stalled longer in the kernel may outlive it).  A
+ * directory listed in many requests queues one drop per bound.  A no-op
+ * when no notifier runs.  Request handlers, outside RCU; takes q_lock
+ * (briefly; may allocate).
+ */
+void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound);
+/* For rcufs stats: timed listing drops sent. */
+uint64_t notify_listing_drops(void);
+/* For rcufs stats: notes and timed drops queued now, and the counters
+ * (relaxed loads). */
+void notify_queued(unsigned *notes, unsigned *listings);
 void notify_counts(uint64_t *overflows, uint64_t *notifies, uint64_t *errors);
 
 #endif /* RCUFS_FS_COHERENCE_NOTIFY_H */

@@ -69,7 +69,9 @@ struct rfs_watch_stats watch_stats; /* relaxed atomics */
 pthread_mutex_t wfs_lock = PTHREAD_MUTEX_INITIALIZER;
 int stop_fd = -1;
 static pthread_t watcher_tid;
-bool started;	      /* the main thread only: watch_start, watch_stop */
+bool started; /* the main thread only: watch_start, watch_stop */
+/* the main thread only: exclusive mode runs the notifier alone */
+static bool notifier_only;
 static bool stopping; /* atomic: a request to the watcher */
 bool pending_all;     /* atomic: a request to the watcher */
 
@@ -133,6 +135,17 @@ int watch_start(void)
 	int err = -EOPNOTSUPP;
 	enum rfs_watcher w = rfs.o.watcher;
 
+	if (rfs.o.coherence == RFS_COH_EXCLUSIVE ||
+	    rfs.o.coherence == RFS_COH_TIMEOUT) {
+		/* no watcher, but the notifier: the timed drops of kept
+		 * listings (no_opendir; coherence.h, rfs_listing_read) */
+		err = notify_start();
+		if (err)
+			return err;
+		notifier_only = true;
+		notify_open();
+		return 0;
+	}
 	if (rfs.o.coherence != RFS_COH_WATCH)
 		return 0;
 	if (w == RFS_WATCH_AUTO || w == RFS_WATCH_FANOTIFY) {
@@ -193,6 +206,10 @@ void watch_stop(void)
 {
 	uint64_t one = 1;
 
+	if (notifier_only) {
+		notify_stop();
+		notifier_only = false;
+	}
 	if (!started)
 		goto close_fds;
 	__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);

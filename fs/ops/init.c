@@ -74,8 +74,12 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * tree 0.16 s against native's 0.07 s).  READDIR then comes without a
 	 * handle and opens the directory itself (do_readdir).  Only where the
 	 * kernel may keep listings anyway (exclusive, or watch with its
-	 * watcher running) and checks the read permission itself
-	 * (default_permissions).  Should the watcher fall back to timeouts
+	 * watcher running), or for a bounded time (timeout mode: the
+	 * notifier drops each listing when the timeouts expire,
+	 * rfs_listing_read; so does it, at the remote bound, for a remote
+	 * filesystem mounted inside SOURCE later), and checks the read
+	 * permission itself (default_permissions).  Should the watcher fall
+	 * back to timeouts
 	 * later, listings stay correct to the attribute timeout: with
 	 * AUTO_INVAL_DATA (on by default) the kernel refreshes an expired
 	 * directory's attributes when a listing starts, and drops its cached
@@ -87,7 +91,8 @@ void rfs_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	if (rfs.o.no_opendir && rfs.o.default_permissions && !rfs.o.cache_off &&
 	    (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
-	    (conn->want & FUSE_CAP_AUTO_INVAL_DATA) && rfs_kernel_may_cache())
+	    (conn->want & FUSE_CAP_AUTO_INVAL_DATA) &&
+	    (rfs_kernel_may_cache() || rfs_listings_bounded()))
 		rfs.no_opendir = true;
 	/* zero-copy: WRITE requests spliced in, READ replies spliced out */
 	if (conn->capable & FUSE_CAP_SPLICE_READ)

@@ -48,6 +48,9 @@ struct rfs_dir {
 	off_t pos;  /* cookie of the entry at buf + cur (0 = start) */
 	size_t len; /* bytes of getdents64 output in buf */
 	size_t cur; /* next unconsumed entry in buf */
+	/* no_opendir: when this READDIR began reading SOURCE (the kernel
+	 * keeps what it returns: rfs_listing_read); 0 with a handle */
+	uint64_t kept_since;
 	char buf[RFS_DIRBUF];
 };
 
@@ -109,6 +112,7 @@ void rfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	d->pos = 0;
 	d->len = 0;
 	d->cur = 0;
+	d->kept_since = 0;
 	fi->fh = (uint64_t)(uintptr_t)d;
 	/* the kernel may keep the listing: a change made directly in SOURCE
 	 * drops it (watcher: notify_inval_inode of the directory), one made
@@ -382,6 +386,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&d->lock);
 	if (err == 1 || (err < 0 && used))
 		err = 0; /* the end, or an error the next call will report */
+	if (!err && used && d->kept_since)
+		rfs_listing_read(ino, d->kept_since);
 	if (err) {
 		rfs_reply_err(req, err);
 	} else if (fuse_reply_buf(req, out, used)) {
@@ -411,6 +417,7 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		do_readdir(req, ino, size, off, dir_of(fi), plus);
 		return;
 	}
+	once.kept_since = rfs_now_ns(); /* before anything is read */
 	once.fd = dir_open(ino);
 	if (once.fd == -ENOENT || once.fd == -ESTALE) {
 		/* removed while the kernel holds it open, and not kept by
