@@ -58,7 +58,7 @@ bool rfs_listings_bounded(void);
  * In timeout mode the listing is dropped when the shorter of the entry
  * and negative timeouts has passed since @read_start; in every mode a
  * directory on a remote filesystem inside SOURCE has it dropped at the
- * remote bound (rfs_remote_listing_read), if that is shorter.  Request handlers, after
+ * remote bound (rfs_remote_listing_bound), if that is shorter.  Request handlers, after
  * reading and before replying, outside RCU; may take q_lock (briefly).
  */
 void rfs_listing_read(uint64_t ino, uint64_t read_start);

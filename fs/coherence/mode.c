@@ -196,11 +196,18 @@ bool rfs_listings_bounded(void)
 
 void rfs_listing_read(uint64_t ino, uint64_t read_start)
 {
-	if (rfs.o.coherence == RFS_COH_TIMEOUT)
-		notify_listing_expiry(ino, read_start,
-				      rfs_ttl_ns(listing_bound()));
-	/* a remote filesystem inside SOURCE: its own bound, if shorter */
-	rfs_remote_listing_read(ino, read_start);
+	/* the mode's bound, or a remote filesystem's inside SOURCE if
+	 * shorter: one drop, at the shorter */
+	uint64_t b = rfs_remote_listing_bound(ino);
+
+	if (rfs.o.coherence == RFS_COH_TIMEOUT) {
+		uint64_t t = rfs_ttl_ns(listing_bound());
+
+		if (t < b)
+			b = t;
+	}
+	if (b != DC_TTL_FOREVER)
+		notify_listing_expiry(ino, read_start, b);
 }
 
 void rfs_watch_emit(struct rfs_emit *e)
@@ -236,8 +243,8 @@ void rfs_watch_emit(struct rfs_emit *e)
 	rfs_emit_u64(e, "inotify_watches", LD(watches));
 	notify_queued(&queued, &listings);
 	rfs_emit_u64(e, "queued_notifications", queued);
-	/* no_opendir, a remote filesystem inside SOURCE: its kept listings
-	 * dropped at the bound (rfs_remote_listing_read) */
+	/* no_opendir in timeout mode, or a remote filesystem inside
+	 * SOURCE: kept listings dropped at the bound (rfs_listing_read) */
 	rfs_emit_u64(e, "listing_drops", notify_listing_drops());
 	rfs_emit_u64(e, "listing_drops_queued", listings);
 	rfs_emit_u64(e, "filesystems_watched", fan_filesystems());

@@ -61,23 +61,28 @@ struct note {
 
 /* A kept listing to drop at @due (monotonic ns). */
 struct timed {
-	struct timed *next;
+	struct timed *next, *prev;
 	uint64_t ino;
 	uint64_t due;
 };
 
+/* More waiting drops than this (long timeouts, many directories): one
+ * full invalidation instead, at the latest due time (t_all_due). */
+#define TIMED_MAX 262144
+
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 /* waited on with CLOCK_MONOTONIC deadlines (pthread_cond_clockwait) */
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
-static struct note *q_head;		/* q_lock */
-static struct note **q_tail = &q_head;	/* q_lock */
-static unsigned q_len;			/* q_lock */
-static bool q_all, q_stop;		/* q_lock */
-static struct timed *t_head;		/* q_lock; in due order */
-static struct timed **t_tail = &t_head; /* q_lock */
-static unsigned t_len;			/* q_lock */
-/* q_lock: when a drop could not be queued (no memory), a full
- * invalidation at this time (monotonic ns; 0 = none) */
+static struct note *q_head;	       /* q_lock */
+static struct note **q_tail = &q_head; /* q_lock */
+static unsigned q_len;		       /* q_lock */
+static bool q_all, q_stop;	       /* q_lock */
+/* q_lock: the timed drops, in due order (doubly linked: new ones go in
+ * from the tail, the notifier takes them from the head) */
+static struct timed *t_head, *t_tail;
+static unsigned t_len; /* q_lock */
+/* q_lock: when a drop could not be queued (too many, or no memory), a
+ * full invalidation at this time (monotonic ns; 0 = none) */
 static uint64_t t_all_due;
 /* q_lock: the last drop queued per directory (direct-mapped by node id),
  * so that a directory listed in many READDIRs queues one drop */
@@ -224,43 +229,37 @@ static void timed_clear_locked(void)
 		t_head = t->next;
 		free(t);
 	}
-	t_tail = &t_head;
+	t_tail = NULL;
 	t_len = 0;
 	memset(t_last, 0, sizeof(t_last));
 }
 
-/* Take the timed drops due at @now off their queue, as notes appended at
- * @tail.  q_lock held. */
-static void timed_due_locked(uint64_t now, struct note ***tail)
+/* Take the timed drops due at @now off their queue: returned as a list
+ * (next links) for the caller to send and free.  q_lock held. */
+static struct timed *timed_due_locked(uint64_t now)
 {
-	struct timed *t;
+	struct timed *first = t_head, *t = t_head;
 
-	while ((t = t_head) && t->due <= now) {
-		struct note *n = malloc(sizeof(*n) + 1);
-
-		if (!n) {
-			q_all = true; /* drops everything, this included */
-			return;
-		}
-		t_head = t->next;
-		if (!t_head)
-			t_tail = &t_head;
+	while (t && t->due <= now) {
 		t_len--;
-		n->next = NULL;
-		n->op = NOTE_LISTING;
-		n->ino = t->ino;
-		n->off = 0;
-		n->len = 0;
-		n->name[0] = '\0';
-		**tail = n;
-		*tail = &n->next;
-		free(t);
+		t = t->next;
 	}
+	if (t == first)
+		return NULL;
+	if (t) {
+		t->prev->next = NULL;
+		t->prev = NULL;
+	} else {
+		t_tail = NULL;
+	}
+	t_head = t;
+	return first;
 }
 
 static void *notifier_main(void *arg)
 {
-	struct note *n, **tail;
+	struct note *n;
+	struct timed *due;
 	struct timespec ts;
 	uint64_t now, wake;
 	bool all;
@@ -295,9 +294,7 @@ static void *notifier_main(void *arg)
 		q_head = NULL;
 		q_tail = &q_head;
 		q_len = 0;
-		for (tail = &n; *tail; tail = &(*tail)->next)
-			;
-		timed_due_locked(now, &tail);
+		due = timed_due_locked(now);
 		/* (the timed drops stay queued after a full invalidation: the
 		 * entries of a listing replied to after it come later) */
 		all = q_all;
@@ -314,11 +311,18 @@ static void *notifier_main(void *arg)
 
 			/* after a full invalidation the details add nothing
 			 * but inode data (page cache, listing) drops */
-			if (!all || n->op == NOTE_INODE ||
-			    n->op == NOTE_LISTING)
+			if (!all || n->op == NOTE_INODE)
 				send_note(n);
 			free(n);
 			n = next;
+		}
+		while (due) {
+			struct timed *next = due->next;
+			struct note l = {.op = NOTE_LISTING, .ino = due->ino};
+
+			send_note(&l);
+			free(due);
+			due = next;
 		}
 		pthread_mutex_lock(&q_lock);
 	}
@@ -406,23 +410,17 @@ void notify_queued(unsigned *notes, unsigned *listings)
 	pthread_mutex_unlock(&q_lock);
 }
 
-/* The due time of the last timed drop (the queue is not empty).  q_lock
- * held. */
-static uint64_t tail_due(void)
-{
-	return ((struct timed *)((char *)t_tail - offsetof(struct timed, next)))
-		->due;
-}
-
 void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound)
 {
 	uint64_t now, due,
 		margin = bound / 4 < 50000000u ? bound / 4 : 50000000u;
 	unsigned slot = (unsigned)((dir * 0x9e3779b97f4a7c15ull) >> 52);
-	struct timed *t, **pos;
+	struct timed *t, *after;
 
 	if (!__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
 		return;
+	if (bound >= UINT64_MAX - read_start)
+		return; /* kept for ever, as the timeouts say */
 	pthread_mutex_lock(&q_lock);
 	if (q_stop)
 		goto unlock;
@@ -437,12 +435,11 @@ void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound)
 	if (t_last[slot].ino == dir && t_last[slot].due <= due &&
 	    t_last[slot].due >= now + margin)
 		goto unlock;
-	/* not capped: with the check above a directory listed again and
-	 * again queues about one drop per bound, so the queue holds about
-	 * the directories listed within one bound */
-	t = malloc(sizeof(*t));
+	t = t_len < TIMED_MAX ? malloc(sizeof(*t)) : NULL;
 	if (!t) {
-		/* drop everything now and at this listing's expiry */
+		/* drop everything now and at this listing's expiry (an
+		 * earlier listing's entries added after the first drop wait
+		 * for the second: late by the difference of the two) */
 		q_all = true;
 		if (t_all_due < due)
 			t_all_due = due;
@@ -451,15 +448,20 @@ void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound)
 	}
 	t->ino = dir;
 	t->due = due;
-	/* in due order: almost always at the tail; a concurrent listing
-	 * that began later but finished first is the exception */
-	for (pos = t_tail == &t_head || tail_due() <= due ? t_tail : &t_head;
-	     *pos && (*pos)->due <= due; pos = &(*pos)->next)
+	/* in due order, from the tail: a listing that began later but
+	 * finished first is the only thing that goes before the tail */
+	for (after = t_tail; after && after->due > due; after = after->prev)
 		;
-	t->next = *pos;
-	*pos = t;
-	if (!t->next)
-		t_tail = &t->next;
+	t->prev = after;
+	t->next = after ? after->next : t_head;
+	if (t->next)
+		t->next->prev = t;
+	else
+		t_tail = t;
+	if (after)
+		after->next = t;
+	else
+		t_head = t;
 	t_len++;
 	/* the notifier may wait untimed, or until a later head */
 	if (t_head == t)

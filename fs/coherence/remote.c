@@ -327,12 +327,12 @@ bool rfs_remote_may_keep(uint64_t ino)
 	return !rfs_remote_bounded_dev(dev);
 }
 
-void rfs_remote_listing_read(uint64_t ino, uint64_t read_start)
+uint64_t rfs_remote_listing_bound(uint64_t ino)
 {
 	/* no remote filesystem inside SOURCE: one relaxed load */
 	if (rfs_remote_may_keep(ino))
-		return;
-	notify_listing_expiry(ino, read_start, rfs_ttl_ns(sub_bound()));
+		return DC_TTL_FOREVER;
+	return rfs_ttl_ns(sub_bound());
 }
 
 void rfs_remote_emit(struct rfs_emit *e)

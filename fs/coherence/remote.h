@@ -116,16 +116,14 @@ uint64_t rfs_remote_ttl_cap(uint64_t dev);
 bool rfs_remote_may_keep(uint64_t ino);
 
 /*
- * no_opendir (INIT chose it while every listing could be kept): the kernel
- * keeps the listing of every directory it reads, and is about to be given
- * entries of directory @ino read since @read_start (monotonic ns).  If
- * @ino is on a remote filesystem found inside SOURCE since, have that
- * listing dropped at the bound (notify_listing_expiry), since nothing
- * else would: its mtime need not move (proc's never does), and no watcher
- * sees it change.  Request handlers, after reading and before replying,
- * outside RCU; one relaxed load when no remote filesystem was found.
+ * How long the kernel may keep a listing of directory @ino (ns), as far
+ * as remote filesystems inside SOURCE go: the remote bound for one on
+ * such a filesystem (nothing else would drop it: no watcher sees it
+ * change, and its mtime need not move; proc's never does), else
+ * DC_TTL_FOREVER.  For rfs_listing_read.  Request handlers, outside RCU;
+ * one relaxed load when no remote filesystem was found.
  */
-void rfs_remote_listing_read(uint64_t ino, uint64_t read_start);
+uint64_t rfs_remote_listing_bound(uint64_t ino);
 /* The "filesystem" section of rcufs stats. */
 struct rfs_emit;
 void rfs_remote_emit(struct rfs_emit *e);

@@ -275,6 +275,13 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
 	if (searchable)
 		err = dcache_lookup(rfs.dc, ino, de->d_name, flags | DC_CACHED,
 				    &res);
+	if (err == -ENOENT) {
+		/* a missing name the dcache still holds, but SOURCE has just
+		 * listed it: the negative entry is out of date (a kept
+		 * listing would otherwise lack the name for its bound) */
+		dcache_inval_entry(rfs.dc, ino, de->d_name, DC_SRC_LOCAL);
+		err = -EAGAIN;
+	}
 	if (err == -EAGAIN && !fetch && de->d_type != DT_DIR &&
 	    de->d_type != DT_UNKNOWN) {
 		(*skipped)++;
@@ -386,7 +393,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&d->lock);
 	if (err == 1 || (err < 0 && used))
 		err = 0; /* the end, or an error the next call will report */
-	if (!err && used && d->kept_since)
+	/* also for the terminal empty reply: it completes the kernel's copy
+	 * (only a complete copy is served), so a drop queued now removes
+	 * every page of it, however long the earlier replies took to get
+	 * there */
+	if (!err && d->kept_since)
 		rfs_listing_read(ino, d->kept_since);
 	if (err) {
 		rfs_reply_err(req, err);
@@ -419,10 +430,13 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	once.kept_since = rfs_now_ns(); /* before anything is read */
 	once.fd = dir_open(ino);
-	if (once.fd == -ENOENT || once.fd == -ESTALE) {
+	if ((once.fd == -ENOENT || once.fd == -ESTALE) && off) {
 		/* removed while the kernel holds it open, and not kept by
-		 * rmdir (backing_pin_dir): removed in SOURCE directly.
-		 * Empty, as SOURCE would list it through an open fd. */
+		 * rmdir (backing_pin_dir): removed (or moved) in SOURCE
+		 * directly.  The end, as SOURCE would list it through an open
+		 * fd.  At offset 0 the error instead: the kernel would keep an
+		 * empty listing, which no drop removes (a cached listing of
+		 * size 0 is served without its pages) */
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
