@@ -47,21 +47,23 @@ bool rfs_kernel_may_cache(void);
 bool rfs_kernel_may_cache_ino(uint64_t ino);
 /*
  * May the kernel keep listings for a bounded time, each dropped by the
- * notifier when it expires (timeout mode, timeouts above 0)?  INIT then
+ * notifier when it expires (timeout mode, entry and negative timeouts of
+ * 0.2 s or more)?  INIT then
  * lets the kernel open directories itself (no_opendir) as where it may
  * keep them for good.  Any thread.
  */
 bool rfs_listings_bounded(void);
 /*
  * no_opendir: the kernel keeps the listing of directory @ino and is about
- * to be given entries read from SOURCE since @read_start (monotonic ns).
- * In timeout mode the listing is dropped when the shorter of the entry
+ * to be given entries read from SOURCE since @read_start (monotonic ns);
+ * @fill_start: the READDIR at offset 0.  In timeout mode (or watch mode
+ * fallen back to timeouts) the listing is dropped when the shorter of the entry
  * and negative timeouts has passed since @read_start; in every mode a
  * directory on a remote filesystem inside SOURCE has it dropped at the
  * remote bound (rfs_remote_listing_bound), if that is shorter.  Request handlers, after
  * reading and before replying, outside RCU; may take q_lock (briefly).
  */
-void rfs_listing_read(uint64_t ino, uint64_t read_start);
+void rfs_listing_read(uint64_t ino, uint64_t read_start, bool fill_start);
 /* True while changes in SOURCE are being watched. */
 bool watch_active(void);
 /* True while they are watched with inotify (one watch per directory). */

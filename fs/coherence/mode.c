@@ -190,24 +190,32 @@ static double listing_bound(void)
 
 bool rfs_listings_bounded(void)
 {
+	/* a bound of a few margins at least: the drop comes no sooner than
+	 * NOTIFY_LISTING_MARGIN after its listing's reply */
 	return rfs.o.coherence == RFS_COH_TIMEOUT && !rfs.o.cache_off &&
-	       listing_bound() > 0;
+	       listing_bound() >= 4 * NOTIFY_LISTING_MARGIN / 1e9;
 }
 
-void rfs_listing_read(uint64_t ino, uint64_t read_start)
+void rfs_listing_read(uint64_t ino, uint64_t read_start, bool fill_start)
 {
 	/* the mode's bound, or a remote filesystem's inside SOURCE if
 	 * shorter: one drop, at the shorter */
 	uint64_t b = rfs_remote_listing_bound(ino);
 
-	if (rfs.o.coherence == RFS_COH_TIMEOUT) {
+	/* timeout mode, or watch mode fallen back to it since INIT chose
+	 * no_opendir (the listing's mtime check alone would do on a local
+	 * filesystem; the drop does not depend on it) */
+	if (rfs.o.coherence == RFS_COH_TIMEOUT ||
+	    (rfs.o.coherence == RFS_COH_WATCH && !watch_active())) {
 		uint64_t t = rfs_ttl_ns(listing_bound());
 
+		if (t < 4ull * NOTIFY_LISTING_MARGIN)
+			t = 4ull * NOTIFY_LISTING_MARGIN;
 		if (t < b)
 			b = t;
 	}
 	if (b != DC_TTL_FOREVER)
-		notify_listing_expiry(ino, read_start, b);
+		notify_listing_expiry(ino, read_start, b, fill_start);
 }
 
 void rfs_watch_emit(struct rfs_emit *e)

@@ -66,8 +66,8 @@ struct timed {
 	uint64_t due;
 };
 
-/* More waiting drops than this (long timeouts, many directories): one
- * full invalidation instead, at the latest due time (t_all_due). */
+/* More waiting drops than this (long timeouts, many directories): a full
+ * invalidation instead (t_all_due). */
 #define TIMED_MAX 262144
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -77,10 +77,18 @@ static struct note *q_head;	       /* q_lock */
 static struct note **q_tail = &q_head; /* q_lock */
 static unsigned q_len;		       /* q_lock */
 static bool q_all, q_stop;	       /* q_lock */
-/* q_lock: the timed drops, in due order (doubly linked: new ones go in
- * from the tail, the notifier takes them from the head) */
-static struct timed *t_head, *t_tail;
-static unsigned t_len; /* q_lock */
+/*
+ * q_lock: the timed drops, in due order, one queue per bound (the mode's,
+ * and a remote filesystem's inside SOURCE): all drops of one queue are
+ * due one bound after their listing began, so new ones go in at the
+ * tail, past the few of a concurrent listing that began later.  Doubly
+ * linked, taken from the head; @bound 0 = unused.
+ */
+static struct tqueue {
+	struct timed *head, *tail;
+	uint64_t bound;
+} tq[2];
+static unsigned t_len; /* q_lock: in both queues */
 /* q_lock: when a drop could not be queued (too many, or no memory), a
  * full invalidation at this time (monotonic ns; 0 = none) */
 static uint64_t t_all_due;
@@ -224,21 +232,39 @@ static void inval_kernel_inode(void *ctx, uint64_t nodeid, uint64_t nlookup)
 static void timed_clear_locked(void)
 {
 	struct timed *t;
+	unsigned i;
 
-	while ((t = t_head)) {
-		t_head = t->next;
-		free(t);
+	for (i = 0; i < 2; i++) {
+		while ((t = tq[i].head)) {
+			tq[i].head = t->next;
+			free(t);
+		}
+		tq[i].tail = NULL;
+		tq[i].bound = 0;
 	}
-	t_tail = NULL;
 	t_len = 0;
+	t_all_due = 0;
 	memset(t_last, 0, sizeof(t_last));
 }
 
-/* Take the timed drops due at @now off their queue: returned as a list
- * (next links) for the caller to send and free.  q_lock held. */
-static struct timed *timed_due_locked(uint64_t now)
+/* The earliest due time of a timed drop or of the full invalidation
+ * t_all_due, or UINT64_MAX.  q_lock held. */
+static uint64_t timed_next_locked(void)
 {
-	struct timed *first = t_head, *t = t_head;
+	uint64_t next = t_all_due ? t_all_due : UINT64_MAX;
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (tq[i].head && tq[i].head->due < next)
+			next = tq[i].head->due;
+	return next;
+}
+
+/* Take the timed drops due at @now off queue @q: returned as a list
+ * (next links) for the caller to send and free.  q_lock held. */
+static struct timed *timed_due_locked(struct tqueue *q, uint64_t now)
+{
+	struct timed *first = q->head, *t = q->head;
 
 	while (t && t->due <= now) {
 		t_len--;
@@ -250,16 +276,29 @@ static struct timed *timed_due_locked(uint64_t now)
 		t->prev->next = NULL;
 		t->prev = NULL;
 	} else {
-		t_tail = NULL;
+		q->tail = NULL;
 	}
-	t_head = t;
+	q->head = t;
 	return first;
+}
+
+/* Send the drops of @due (a list from timed_due_locked) and free it. */
+static void send_timed(struct timed *due)
+{
+	while (due) {
+		struct timed *next = due->next;
+		struct note l = {.op = NOTE_LISTING, .ino = due->ino};
+
+		send_note(&l);
+		free(due);
+		due = next;
+	}
 }
 
 static void *notifier_main(void *arg)
 {
 	struct note *n;
-	struct timed *due;
+	struct timed *due[2];
 	struct timespec ts;
 	uint64_t now, wake;
 	bool all;
@@ -276,15 +315,13 @@ static void *notifier_main(void *arg)
 				t_all_due = 0;
 				q_all = true;
 			}
-			if (q_head || q_all || (t_head && t_head->due <= now))
+			wake = timed_next_locked();
+			if (q_head || q_all || wake <= now)
 				break;
-			if (!t_head && !t_all_due) {
+			if (wake == UINT64_MAX) {
 				pthread_cond_wait(&q_cond, &q_lock);
 				continue;
 			}
-			wake = t_head ? t_head->due : t_all_due;
-			if (t_all_due && t_all_due < wake)
-				wake = t_all_due;
 			ts.tv_sec = (time_t)(wake / 1000000000u);
 			ts.tv_nsec = (long)(wake % 1000000000u);
 			pthread_cond_clockwait(&q_cond, &q_lock,
@@ -294,12 +331,16 @@ static void *notifier_main(void *arg)
 		q_head = NULL;
 		q_tail = &q_head;
 		q_len = 0;
-		due = timed_due_locked(now);
+		due[0] = timed_due_locked(&tq[0], now);
+		due[1] = timed_due_locked(&tq[1], now);
 		/* (the timed drops stay queued after a full invalidation: the
 		 * entries of a listing replied to after it come later) */
 		all = q_all;
 		q_all = false;
 		pthread_mutex_unlock(&q_lock);
+		/* first: they have a time to keep, the rest does not */
+		send_timed(due[0]);
+		send_timed(due[1]);
 		if (all) {
 			struct note a = {.op = NOTE_ALL};
 
@@ -315,14 +356,6 @@ static void *notifier_main(void *arg)
 				send_note(n);
 			free(n);
 			n = next;
-		}
-		while (due) {
-			struct timed *next = due->next;
-			struct note l = {.op = NOTE_LISTING, .ino = due->ino};
-
-			send_note(&l);
-			free(due);
-			due = next;
 		}
 		pthread_mutex_lock(&q_lock);
 	}
@@ -410,11 +443,12 @@ void notify_queued(unsigned *notes, unsigned *listings)
 	pthread_mutex_unlock(&q_lock);
 }
 
-void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound)
+void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound,
+			   bool fill_start)
 {
-	uint64_t now, due,
-		margin = bound / 4 < 50000000u ? bound / 4 : 50000000u;
+	uint64_t now, due, margin = NOTIFY_LISTING_MARGIN;
 	unsigned slot = (unsigned)((dir * 0x9e3779b97f4a7c15ull) >> 52);
+	struct tqueue *q;
 	struct timed *t, *after;
 
 	if (!__atomic_load_n(&started_flag, __ATOMIC_ACQUIRE))
@@ -430,41 +464,57 @@ void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound)
 	 * the kernel has added the entries would miss them */
 	if (due < now + margin)
 		due = now + margin;
-	/* one already queued that is due before this listing's expiry but
-	 * well after its reply covers it (its drop removes these entries too) */
+	/*
+	 * One already queued that is due before this listing's expiry but
+	 * well after its reply covers it: its drop removes these entries
+	 * too.  Not so for the first READDIR of a fill (offset 0), if that
+	 * drop is near: should the kernel have reset its copy since (mtime
+	 * moved, pages reclaimed), a drop reaching it before this reply's
+	 * entries would find nothing to drop, and the new copy none at all.
+	 */
 	if (t_last[slot].ino == dir && t_last[slot].due <= due &&
-	    t_last[slot].due >= now + margin)
+	    t_last[slot].due >= now + (fill_start ? bound / 2 : margin))
 		goto unlock;
 	t = t_len < TIMED_MAX ? malloc(sizeof(*t)) : NULL;
 	if (!t) {
-		/* drop everything now and at this listing's expiry (an
-		 * earlier listing's entries added after the first drop wait
-		 * for the second: late by the difference of the two) */
-		q_all = true;
-		if (t_all_due < due)
+		/* too many (or no memory): a full invalidation by this
+		 * listing's expiry, never before its reply can land */
+		if (!t_all_due)
 			t_all_due = due;
+		else if (t_all_due > due)
+			t_all_due = due;
+		if (t_all_due < now + margin)
+			t_all_due = now + margin;
 		pthread_cond_signal(&q_cond);
 		goto unlock;
 	}
 	t->ino = dir;
 	t->due = due;
-	/* in due order, from the tail: a listing that began later but
-	 * finished first is the only thing that goes before the tail */
-	for (after = t_tail; after && after->due > due; after = after->prev)
+	/* the queue of this bound (a third bound, after a watcher fallback
+	 * changed the timeouts, shares the second: sorted in all the same) */
+	if (tq[0].bound == bound)
+		q = &tq[0];
+	else if (tq[1].bound == bound)
+		q = &tq[1];
+	else
+		q = !tq[0].head ? &tq[0] : &tq[1];
+	if (!q->head)
+		q->bound = bound;
+	for (after = q->tail; after && after->due > due; after = after->prev)
 		;
 	t->prev = after;
-	t->next = after ? after->next : t_head;
+	t->next = after ? after->next : q->head;
 	if (t->next)
 		t->next->prev = t;
 	else
-		t_tail = t;
+		q->tail = t;
 	if (after)
 		after->next = t;
 	else
-		t_head = t;
+		q->head = t;
 	t_len++;
 	/* the notifier may wait untimed, or until a later head */
-	if (t_head == t)
+	if (q->head == t)
 		pthread_cond_signal(&q_cond);
 	t_last[slot].ino = dir;
 	t_last[slot].due = due;

@@ -55,15 +55,19 @@ void rfs_queue_inval_all(void);
  * directories itself and keeps what READDIR returns) and is about to be
  * given entries read from SOURCE since @read_start (monotonic ns): have
  * the notifier drop that listing (notify_inval_inode of @dir, which also
- * drops its attributes) by @read_start + @bound ns.  Call it after reading
- * and before replying: the drop comes at least min(@bound / 4, 50 ms)
- * after the call, so that it cannot reach the kernel before the reply's
- * entries (a reply stalled longer in the kernel may outlive it).  A
- * directory listed in many requests queues one drop per bound.  A no-op
- * when no notifier runs.  Request handlers, outside RCU; takes q_lock
- * (briefly; may allocate).
+ * drops its attributes) by @read_start + @bound ns.  @fill_start: this is
+ * the READDIR at offset 0, which starts the kernel's copy.  Call it after
+ * reading and before replying: the drop comes at least
+ * NOTIFY_LISTING_MARGIN after the call, so that it cannot reach the kernel
+ * before the reply's entries (a reply stalled longer in the kernel may
+ * outlive it).  A directory listed in many requests queues one drop per
+ * bound.  @bound should be at least 4 margins.  A no-op when no notifier
+ * runs.  Request handlers, outside RCU; takes q_lock (briefly; may
+ * allocate).
  */
-void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound);
+#define NOTIFY_LISTING_MARGIN 50000000u /* ns */
+void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound,
+			   bool fill_start);
 /* For rcufs stats: timed listing drops sent. */
 uint64_t notify_listing_drops(void);
 /* For rcufs stats: notes and timed drops queued now, and the counters

@@ -409,9 +409,9 @@ static ssize_t write_aligned(int fd, off_t off, struct fuse_bufvec *src,
  * which is safe only while other workers are free: the kernel may wait
  * for a page under a READ that another worker must answer.  At most half
  * of the workers notify at once (none with -s); beyond that the notifier
- * thread does it after the reply (it runs in the watch, timeout and
- * exclusive modes; in strict mode nobody does: the pages may then stay
- * stale until they are dropped).
+ * thread does it after the reply (it runs in the watch mode with its
+ * watcher, and in the timeout and exclusive modes; otherwise nobody does:
+ * the pages may then stay stale until they are dropped).
  */
 static atomic_uint dio_notifying;
 

@@ -279,7 +279,7 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
 		/* a missing name the dcache still holds, but SOURCE has just
 		 * listed it: the negative entry is out of date (a kept
 		 * listing would otherwise lack the name for its bound) */
-		dcache_inval_entry(rfs.dc, ino, de->d_name, DC_SRC_LOCAL);
+		dcache_inval_entry(rfs.dc, ino, de->d_name, DC_SRC_EXPIRED);
 		err = -EAGAIN;
 	}
 	if (err == -EAGAIN && !fetch && de->d_type != DT_DIR &&
@@ -398,7 +398,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * every page of it, however long the earlier replies took to get
 	 * there */
 	if (!err && d->kept_since)
-		rfs_listing_read(ino, d->kept_since);
+		rfs_listing_read(ino, d->kept_since, off == 0);
 	if (err) {
 		rfs_reply_err(req, err);
 	} else if (fuse_reply_buf(req, out, used)) {
@@ -431,13 +431,15 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	once.kept_since = rfs_now_ns(); /* before anything is read */
 	once.fd = dir_open(ino);
 	if ((once.fd == -ENOENT || once.fd == -ESTALE) && off) {
-		/* removed while the kernel holds it open, and not kept by
-		 * rmdir (backing_pin_dir): removed (or moved) in SOURCE
-		 * directly.  The end, as SOURCE would list it through an open
-		 * fd.  At offset 0 the error instead: the kernel would keep an
-		 * empty listing, which no drop removes (a cached listing of
-		 * size 0 is served without its pages) */
-		fuse_reply_buf(req, NULL, 0);
+		/* removed (or moved) in SOURCE directly while the kernel
+		 * holds it open.  ENOENT past the start: glibc's readdir
+		 * takes it for the end, and the kernel does not complete its
+		 * copy with it (an empty reply would: a partial listing,
+		 * kept).  At offset 0 the error as it is (ESTALE), below: an
+		 * empty reply would be kept as an empty listing, which no
+		 * drop removes (a cached listing of size 0 is served without
+		 * its pages) */
+		rfs_reply_err(req, -ENOENT);
 		return;
 	}
 	if (once.fd < 0) {
