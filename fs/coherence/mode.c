@@ -209,8 +209,6 @@ void rfs_listing_read(uint64_t ino, uint64_t read_start, bool fill_start)
 	    (rfs.o.coherence == RFS_COH_WATCH && !watch_active())) {
 		uint64_t t = rfs_ttl_ns(listing_bound());
 
-		if (t < 4ull * NOTIFY_LISTING_MARGIN)
-			t = 4ull * NOTIFY_LISTING_MARGIN;
 		if (t < b)
 			b = t;
 	}

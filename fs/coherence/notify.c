@@ -11,13 +11,13 @@
  * overflow: the kernel is told to drop every dentry
  * (FUSE_NOTIFY_INC_EPOCH, Linux 6.16), one warning.
  *
- * Timed drops (notify_listing_expiry): a second queue, of directories
- * whose listing the kernel keeps and that must be dropped at a time of
- * their own.  Each is due a fixed bound after its listing began, so new
- * ones almost always go at the tail; the queue is kept in due order and
- * the notifier only looks at its head.
+ * Timed drops (notify_listing_expiry): directories whose listing the
+ * kernel keeps and that must be dropped at a time of their own, in one
+ * queue per bound (tq).  Each is due that bound after its listing began,
+ * so new ones almost always go at the tail; each queue is kept in due
+ * order and the notifier only looks at the heads.
  *
- * Threads and locks: q_lock protects both queues.  The notifier thread is
+ * Threads and locks: q_lock protects the note queue and the timed ones.  The notifier thread is
  * RCU registered (it walks the dcache after lost events).  Statistics are
  * relaxed atomics.
  */
@@ -479,9 +479,7 @@ void notify_listing_expiry(uint64_t dir, uint64_t read_start, uint64_t bound,
 	if (!t) {
 		/* too many (or no memory): a full invalidation by this
 		 * listing's expiry, never before its reply can land */
-		if (!t_all_due)
-			t_all_due = due;
-		else if (t_all_due > due)
+		if (!t_all_due || t_all_due > due)
 			t_all_due = due;
 		if (t_all_due < now + margin)
 			t_all_due = now + margin;

@@ -70,7 +70,8 @@ pthread_mutex_t wfs_lock = PTHREAD_MUTEX_INITIALIZER;
 int stop_fd = -1;
 static pthread_t watcher_tid;
 bool started; /* the main thread only: watch_start, watch_stop */
-/* the main thread only: exclusive mode runs the notifier alone */
+/* the main thread only: timeout and exclusive modes run the notifier
+ * alone (for the timed drops of kept listings) */
 static bool notifier_only;
 static bool stopping; /* atomic: a request to the watcher */
 bool pending_all;     /* atomic: a request to the watcher */

@@ -1122,7 +1122,7 @@ int main(int argc, char **argv)
 	struct memfig m;
 	struct target tg[5];
 	struct row *rows;
-	const struct row *r1, *r2, *mx;
+	const struct row *r1, *r2, *rw;
 	unsigned nrows = 0, i, maxthr = 0;
 	uint64_t errors = 0;
 	int ret = 0, mode;
@@ -1206,15 +1206,15 @@ int main(int argc, char **argv)
 
 	r1 = find_row(rows, nrows, M_RCU, 1);
 	r2 = find_row(rows, nrows, M_RCU, 2);
-	mx = find_row(rows, nrows, M_RWLOCK, 2);
+	rw = find_row(rows, nrows, M_RWLOCK, 2);
 	set_target(&tg[0], "rcu 4-component hit ns/op at 1 thread", r1,
 		   r1 ? r1->med.ns_per_op : 0, TARGET_HIT_NS, true);
 	set_target(&tg[1], "rcu scale at 2 threads", r1 && r2,
 		   r2 ? r2->scale : 0, TARGET_SCALE2, false);
 	set_target(&tg[2], "rcu / rwlock ops/s at 2 threads",
-		   r2 && mx && mx->med.ops_per_s > 0,
-		   r2 && mx && mx->med.ops_per_s > 0
-			   ? r2->med.ops_per_s / mx->med.ops_per_s
+		   r2 && rw && rw->med.ops_per_s > 0,
+		   r2 && rw && rw->med.ops_per_s > 0
+			   ? r2->med.ops_per_s / rw->med.ops_per_s
 			   : 0,
 		   TARGET_VS_RWLOCK, false);
 	set_target(&tg[3], "bytes per cached entry (dcache_stats)",
