@@ -225,8 +225,8 @@ int dcache_new(const struct dcache_config *cfg, struct dcache **out)
 	pthread_mutex_init(&dc->lru_lock, NULL);
 	pthread_mutex_init(&dc->shrink_mutex, NULL);
 	pthread_cond_init(&dc->shrink_cond, NULL);
-	dc_slab_init(&dc->dentry_slab, sizeof(struct dentry));
-	dc_slab_init(&dc->inode_slab, sizeof(struct dc_inode));
+	dc_slab_init(&dc->dentry_slab, sizeof(struct dentry), &dc->grow_sem);
+	dc_slab_init(&dc->inode_slab, sizeof(struct dc_inode), &dc->grow_sem);
 	CDS_INIT_LIST_HEAD(&dc->lru);
 	err = dc_tables_new(dc);
 	if (err)

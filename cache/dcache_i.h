@@ -227,6 +227,9 @@ struct dc_slab {
 	char *next;	 /* lock: the unused rest of the newest chunk */
 	char *end;	 /* lock */
 	void *chunks;	 /* lock: every chunk, linked by its 1st word */
+	void *spare;	 /* lock: the next chunk, faulted in, or NULL */
+	bool want_spare; /* lock: asked of the grower, not yet consumed */
+	sem_t *kick;	 /* immutable: wakes the grower, which fills spare */
 };
 
 struct dcache {
@@ -378,11 +381,14 @@ int dc_finish(struct dcache *dc, struct dentry *d, unsigned flags,
 	      struct dc_result *res);
 
 /* ---- slab.c ---- */
-void dc_slab_init(struct dc_slab *s, size_t size);
+/* @kick: the semaphore of the thread that calls dc_slab_fill_spare. */
+void dc_slab_init(struct dc_slab *s, size_t size, sem_t *kick);
 /* Where malloc may be called; NULL with errno ENOMEM. */
 void *dc_slab_alloc(struct dc_slab *s);
 void dc_slab_free(struct dc_slab *s, void *obj);
 void dc_slab_destroy(struct dc_slab *s);
+/* The grower only: not in RCU, no lock held; may fault in 2 MiB. */
+void dc_slab_fill_spare(struct dc_slab *s);
 
 /* ---- lru.c ---- */
 void lru_add_locked(struct dentry *d);

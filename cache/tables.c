@@ -25,6 +25,8 @@
  *    grace period).  A resize is O(buckets + nodes) work that no request
  *    handler pays: readers go on and find every node throughout; a writer
  *    waits at most for the move of its own stripe (dhash.h).
+ *  - The grower also faults in the slabs' next chunks (slab.c,
+ *    dc_slab_fill_spare), asked with the same semaphore.
  *  - dcache_free stops and joins the grower first; requests made after
  *    that are ignored.  The semaphore lives until the cache is freed.
  *
@@ -147,6 +149,8 @@ static void *grower_main(void *arg)
 				dc_gauge_add(&dc->nr_resizes, 2);
 			}
 		}
+		dc_slab_fill_spare(&dc->dentry_slab);
+		dc_slab_fill_spare(&dc->inode_slab);
 	}
 	dcache_thread_exit();
 	return NULL;
