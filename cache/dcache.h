@@ -275,6 +275,20 @@ int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
 		  unsigned flags, struct dc_result *res);
 
 /*
+ * A hint before dcache_lookup(@parent, @name) of a name SOURCE listed
+ * with inode number @ino (0: unknown): starts loading, into the CPU's
+ * cache, the hash-table lines that the lookup and, on a miss, the new
+ * entry's instantiation read.  A caller that knows the next names calls
+ * it shallow (@deep false) two names ahead and deep one name ahead (the
+ * deep call follows the buckets the shallow one loaded), so that those
+ * memory loads overlap with the work on the current name.  Changes
+ * nothing; the name is not checked.  Any registered thread, outside RCU,
+ * any lock held; never blocks, allocates or makes a syscall.
+ */
+void dcache_prefetch(struct dcache *dc, uint64_t parent, const char *name,
+		     uint64_t ino, bool deep);
+
+/*
  * Attributes of node @nodeid into @attr (FUSE GETATTR, ACCESS).  Flags:
  * DC_CACHED, DC_FORCE_REF, DC_FOR_ACCESS (the others are ignored).  0, or
  * -ESTALE (unknown id, or no dentry left to ask the backend through),

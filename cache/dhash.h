@@ -173,6 +173,30 @@ dh_lookup(struct dh_table *t, unsigned long hash,
 	return NULL;
 }
 
+/*
+ * A hint, inside RCU; changes nothing and never blocks.  Starts loading
+ * what a lookup or add of @hash reads first: the bucket word and the
+ * stripe's lock (@deep false), or, when an earlier shallow call has brought the bucket in,
+ * the first node of its chain (@deep true).  A resize meanwhile only
+ * makes the hint useless.
+ */
+static inline void dh_prefetch(struct dh_table *t, unsigned long hash,
+			       bool deep)
+{
+	struct dh_buckets *b = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
+	struct dh_node *n;
+
+	if (!deep) {
+		__builtin_prefetch(&b->b[hash & b->mask]);
+		/* an add takes the stripe's lock */
+		__builtin_prefetch(&t->stripes[hash & (DH_STRIPES - 1)], 1);
+		return;
+	}
+	n = dh_head(b, hash);
+	if (n)
+		__builtin_prefetch(n);
+}
+
 /* ---- writers and the owner ---- */
 
 /* Not in RCU, no lock held.  0 or -ENOMEM. */

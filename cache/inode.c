@@ -82,6 +82,18 @@ struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid)
 	return lockref_is_dead(&inode->i_ref) ? NULL : inode;
 }
 
+void i_prefetch(struct dcache *dc, uint64_t dev, uint64_t ino, bool deep)
+{
+	DC_ASSERT_RCU();
+	dh_prefetch(&dc->inodes, key_hash(dev, ino), deep);
+	/* a racy read of a counter: a wrong guess only wastes the hint */
+	if (!deep)
+		dh_prefetch(&dc->ids,
+			    mix64(__atomic_load_n(&dc->next_nodeid,
+						  __ATOMIC_RELAXED)),
+			    false);
+}
+
 static struct dc_inode *i_alloc(struct dcache *dc, const struct dc_attr *attr)
 {
 	struct dc_inode *inode;

@@ -108,6 +108,9 @@ static inline bool i_same_object(const struct dc_inode *inode,
 /* ---- inode.c ---- */
 /* RCU: a live inode with node id @nodeid, or NULL; no reference. */
 struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid);
+/* RCU: dh_prefetch of what creating the inode of (@dev, @ino) reads in
+ * dc->inodes and, shallow only, in dc->ids (the next node id's bucket). */
+void i_prefetch(struct dcache *dc, uint64_t dev, uint64_t ino, bool deep);
 /* Find or create the inode for @attr's key; referenced.  -ENOMEM. */
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 		    const char *link, uint64_t since, struct dc_inode **out);

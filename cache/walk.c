@@ -360,3 +360,22 @@ int dcache_lookup(struct dcache *dc, uint64_t parent, const char *name,
 		return err;
 	return walk_ref(dc, pd, name, flags, DC_OP_LOOKUP, res);
 }
+
+void dcache_prefetch(struct dcache *dc, uint64_t parent, const char *name,
+		     uint64_t ino, bool deep)
+{
+	struct dc_inode *dir;
+	struct dentry *pd;
+	size_t len;
+
+	rcu_read_lock();
+	dir = i_find_id_rcu(dc, parent);
+	pd = dir ? rcu_load(dir->i_dentry) : NULL;
+	if (pd) {
+		dh_prefetch(&dc->dentries,
+			    dc_salt(pd, dc_comp_hash(name, &len)), deep);
+		if (ino)
+			i_prefetch(dc, dir->i_dev, ino, deep);
+	}
+	rcu_read_unlock();
+}
