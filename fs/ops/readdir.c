@@ -315,17 +315,20 @@ static int plus_lookup(fuse_ino_t ino, const struct rfs_linux_dirent64 *de,
  * first node of d_lookup_rcu and key_lookup_rcu).  Caller holds d->lock.
  */
 static void prefetch_next(fuse_ino_t ino, const struct rfs_dir *d,
-			  const struct rfs_linux_dirent64 *de)
+			  const struct rfs_linux_dirent64 *de, bool fetch)
 {
 	size_t at = (size_t)((const char *)de - d->buf) + de->d_reclen;
 	const struct rfs_linux_dirent64 *n;
+	bool inst;
 	int i;
 
 	for (i = 0; i < 2 && at < d->len; i++) {
 		n = (const struct rfs_linux_dirent64 *)(d->buf + at);
+		/* the inode tables only for a name plus_lookup may fill */
+		inst = fetch || n->d_type == DT_DIR || n->d_type == DT_UNKNOWN;
 		if (!is_dot_or_dotdot(n->d_name))
-			dcache_prefetch(rfs.dc, ino, n->d_name, n->d_ino,
-					i == 0);
+			dcache_prefetch(rfs.dc, ino, n->d_name,
+					inst ? n->d_ino : 0, i == 0);
 		at += n->d_reclen;
 	}
 }
@@ -396,7 +399,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (ent > size - used)
 				break;
 			if (searchable)
-				prefetch_next(ino, d, de);
+				prefetch_next(ino, d, de, fetch);
 			if (plus_lookup(ino, de, &e, searchable, fetch,
 					xattr_dirfd, &skipped)) {
 				dir_consume(d, de); /* vanished: skip it */
