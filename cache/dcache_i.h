@@ -219,7 +219,13 @@ enum dc_counter {
 	C_NR
 };
 
-/* Fixed-size objects from 2 MiB chunks (slab.c). */
+/* Fixed-size objects from 2 MiB chunks (slab.c); under ASan or TSan each
+ * object is its own aligned_alloc, so that they check its lifetime. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DC_SLAB_PASSTHROUGH 1
+#else
+#define DC_SLAB_PASSTHROUGH 0
+#endif
 struct dc_slab {
 	pthread_mutex_t lock;
 	size_t size;	 /* immutable: object size, a multiple of 64 */
@@ -245,7 +251,7 @@ struct dcache {
 	seqcount_t rename_seq; /* writers hold rename_lock */
 
 	pthread_mutex_t itable_lock;
-	uint64_t next_nodeid; /* itable_lock */
+	uint64_t next_nodeid; /* itable_lock; read racily by i_prefetch */
 	uint64_t generation;  /* immutable: creation time */
 
 	pthread_mutex_t lru_lock;
@@ -273,7 +279,7 @@ struct dcache {
 	uint64_t dentry_buckets, inode_buckets;
 	uint64_t table_floor; /* immutable: the initial size */
 	uint64_t nr_resizes;  /* atomic: dh_resize calls */
-	sem_t grow_sem;	      /* one post per target change */
+	sem_t grow_sem;	      /* a post per target change, per spare asked */
 	bool grow_sem_ok;     /* immutable after dcache_new */
 	bool grow_stop;	      /* atomic: dcache_free has begun */
 	bool grower_started;

@@ -86,11 +86,14 @@ void i_prefetch(struct dcache *dc, uint64_t dev, uint64_t ino, bool deep)
 {
 	DC_ASSERT_RCU();
 	dh_prefetch(&dc->inodes, key_hash(dev, ino), deep);
-	/* a racy read of a counter: a wrong guess only wastes the hint */
+	/* the id this name gets if the two names before it are new too (a
+	 * cold walk: dcache_prefetch's shallow call is two names ahead);
+	 * a racy read, and a wrong guess only wastes the hint */
 	if (!deep)
 		dh_prefetch(&dc->ids,
 			    mix64(__atomic_load_n(&dc->next_nodeid,
-						  __ATOMIC_RELAXED)),
+						  __ATOMIC_RELAXED) +
+				  2),
 			    false);
 }
 
@@ -178,7 +181,10 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 			err = -ENOMEM;
 			goto out_unlock;
 		}
-		inode->i_nodeid = dc->next_nodeid++;
+		inode->i_nodeid = dc->next_nodeid;
+		/* atomic: i_prefetch reads it without the lock */
+		__atomic_store_n(&dc->next_nodeid, inode->i_nodeid + 1,
+				 __ATOMIC_RELAXED);
 		/* as fresh as the sample its data came with */
 		inode->i_attr_epoch =
 			since == I_WRITE_THROUGH ? i_epoch(dc) : since;

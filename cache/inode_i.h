@@ -109,7 +109,8 @@ static inline bool i_same_object(const struct dc_inode *inode,
 /* RCU: a live inode with node id @nodeid, or NULL; no reference. */
 struct dc_inode *i_find_id_rcu(struct dcache *dc, uint64_t nodeid);
 /* RCU: dh_prefetch of what creating the inode of (@dev, @ino) reads in
- * dc->inodes and, shallow only, in dc->ids (the next node id's bucket). */
+ * dc->inodes and, shallow only, in dc->ids (the bucket of the node id it
+ * gets when the two instantiations before it are new too). */
 void i_prefetch(struct dcache *dc, uint64_t dev, uint64_t ino, bool deep);
 /* Find or create the inode for @attr's key; referenced.  -ENOMEM. */
 int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,

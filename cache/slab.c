@@ -51,12 +51,6 @@
 
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DC_SLAB_PASSTHROUGH 1
-#else
-#define DC_SLAB_PASSTHROUGH 0
-#endif
-
 #define SLAB_CHUNK (2ul << 20)
 
 /* The first cache line of every chunk: the chunk list. */
@@ -76,7 +70,8 @@ void dc_slab_init(struct dc_slab *s, size_t size, sem_t *kick)
 	pthread_mutex_init(&s->lock, NULL); /* cannot fail (no attributes) */
 }
 
-/* A new 2 MiB-aligned chunk, or NULL (errno set).  Caller holds s->lock. */
+/* A new 2 MiB-aligned chunk, or NULL (errno set).  Any context where
+ * malloc may be called; touches no slab state. */
 static char *chunk_new(void)
 {
 	size_t span = 2 * SLAB_CHUNK;
@@ -168,7 +163,9 @@ void dc_slab_fill_spare(struct dc_slab *s)
 		s->spare = c;
 		c = NULL;
 	} else {
-		s->want_spare = false; /* failed: asked again later */
+		/* failed (or no longer wanted): the next allocation asks
+		 * again, so under ENOMEM each one retries the mmap here */
+		s->want_spare = false;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (c)

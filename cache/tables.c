@@ -129,6 +129,10 @@ static void *grower_main(void *arg)
 		if (__atomic_load_n(&dc->grow_stop, __ATOMIC_ACQUIRE))
 			break;
 		DC_ASSERT_NOT_RCU();
+		/* first: a resize can wait long for its grace period, and a
+		 * spare that comes late is mapped by a request instead */
+		dc_slab_fill_spare(&dc->dentry_slab);
+		dc_slab_fill_spare(&dc->inode_slab);
 		/* dh_resize waits for a grace period: we are registered
 		 * and outside any read section */
 		t = load_relaxed(dc->dentry_buckets);
@@ -149,8 +153,6 @@ static void *grower_main(void *arg)
 				dc_gauge_add(&dc->nr_resizes, 2);
 			}
 		}
-		dc_slab_fill_spare(&dc->dentry_slab);
-		dc_slab_fill_spare(&dc->inode_slab);
 	}
 	dcache_thread_exit();
 	return NULL;

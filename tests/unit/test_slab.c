@@ -10,7 +10,8 @@
  *    the request already mapped its own chunk leaves no spare.
  *  - Freed objects are reused.
  *  - Two allocating threads and a grower thread filling spares: every
- *    object is distinct, 64-byte aligned and keeps what its owner wrote.
+ *    object is distinct, 64-byte aligned and keeps what its owner wrote
+ *    (how often the grower won the race is only reported).
  * Under ASan or TSan the slab hands out aligned_alloc'ed objects so that
  * the sanitizers see each one: there the test checks that no kick comes
  * and that the objects are sound.  A fixed number of operations, no
@@ -20,12 +21,6 @@
 
 #include "dcache_i.h"
 #include "tap.h"
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define PASSTHROUGH 1
-#else
-#define PASSTHROUGH 0
-#endif
 
 #define CHUNK (2ul << 20)
 #define SIZE 192
@@ -52,7 +47,7 @@ static void step_by_step(void)
 	first = dc_slab_alloc(&s);
 	objs[0] = first;
 	ok(first && ((uintptr_t)first & 63) == 0, "first object, aligned");
-	if (PASSTHROUGH) {
+	if (DC_SLAB_PASSTHROUGH) {
 		for (n = 1; n < 3 * PER_CHUNK; n++)
 			objs[n] = dc_slab_alloc(&s);
 		ok(!kicked(&kick), "sanitizer build: objects from "
@@ -210,10 +205,13 @@ static void race(void)
 		dup += all[i] == all[i - 1];
 	is(dup, 0, "racing allocations: every object distinct");
 	is(torn, 0, "racing allocations: every object keeps its owner's bytes");
-	if (PASSTHROUGH)
+	/* how many kicks the grower saw before the end depends on the
+	 * scheduler: reported, not checked (step_by_step checks the
+	 * protocol) */
+	if (DC_SLAB_PASSTHROUGH)
 		is(g.fills, 0, "sanitizer build: the grower was never asked");
 	else
-		ok(g.fills > 0, "the grower filled spares (%u wakes)", g.fills);
+		diag("the grower woke %u times for spares", g.fills);
 	for (i = 0; i < 2 * THREAD_OBJS; i++)
 		dc_slab_free(&s, all[i]);
 	dc_slab_destroy(&s);
