@@ -166,7 +166,8 @@ struct dcache_config {
 
 /*
  * Create a dcache: its tables, its root (node id DC_ROOT_ID, from
- * cfg->root_attr), the table-grower thread and, with cfg->shrinker_thread,
+ * cfg->root_attr), the grower thread (table growth, the object slabs' next
+ * chunks) and, with cfg->shrinker_thread,
  * the shrinker.  0 and *out, or -EINVAL (cfg->ops without lookup or
  * getattr, a root that is not a directory), -ENOMEM, or the errno of a
  * failed thread start (*out NULL, nothing left behind).

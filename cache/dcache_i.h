@@ -37,7 +37,9 @@
  *	dc->grow_sem (lock-free); only the grower thread resizes
  *	(dh_resize), holding no other lock, outside RCU
  *	(tables.c).  So no request handler pays for a resize; one that adds
- *	or removes a name may wait for one stripe's move (dhash.h).
+ *	or removes a name may wait for one stripe's move (dhash.h).  The
+ *	same thread faults in the slabs' next chunks (dc_slab_fill_spare,
+ *	asked through grow_sem by dc_slab_alloc; slab.c).
  *
  * ==== Lock order ====
  *
