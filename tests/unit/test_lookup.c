@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_lookup.c - dcache_lookup: positive and negative entries,
- * DC_CACHED, name validation, odd names, backend errors, TTLs, statistics.
+ * DC_CACHED, name validation, odd names, backend errors, TTLs, statistics;
+ * dcache_prefetch changes nothing.
  */
 #include <sys/stat.h>
 
@@ -542,6 +543,50 @@ static void test_slow_stats_and_link(void)
 	env_fini(&e);
 }
 
+/* dcache_prefetch is a hint: whatever it is given, nothing changes. */
+static void test_prefetch(void)
+{
+	struct dcache_stats s0, s1;
+	struct dc_result res;
+	struct dc_attr fa;
+	uint64_t calls, fid;
+	struct env e;
+	int deep;
+
+	env_init(&e);
+	must(mb_create(e.mb, "f", S_IFREG | 0640, &fa));
+	if (!env_start(&e))
+		return;
+	memset(&res, 0, sizeof(res));
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "f", DC_WANT_ATTR, &res), 0,
+	   "prefetch: f cached");
+	fid = res.nodeid;
+	calls = mb_calls(e.mb, DC_BE_LOOKUP);
+	s0 = stats_of(&e);
+	for (deep = 0; deep < 2; deep++) {
+		dcache_prefetch(e.dc, DC_ROOT_ID, "f", fa.ino, deep);
+		dcache_prefetch(e.dc, DC_ROOT_ID, "missing", 12345, deep);
+		dcache_prefetch(e.dc, DC_ROOT_ID, "missing", 0, deep);
+		dcache_prefetch(e.dc, 999999, "f", fa.ino, deep); /* unknown */
+		dcache_prefetch(e.dc, fid, "x", 1, deep); /* not a directory */
+	}
+	s1 = stats_of(&e);
+	is(mb_calls(e.mb, DC_BE_LOOKUP), calls, "prefetch: no backend call");
+	is(s1.dentries, s0.dentries, "prefetch: no dentry added");
+	is(s1.negative_dentries, s0.negative_dentries,
+	   "prefetch: no negative entry added");
+	is(s1.inodes, s0.inodes, "prefetch: no inode added");
+	is(s1.hits[DC_OP_LOOKUP], s0.hits[DC_OP_LOOKUP],
+	   "prefetch: not counted as a lookup");
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "missing", DC_CACHED, &res), -EAGAIN,
+	   "prefetch: the hinted missing name is still unknown");
+	memset(&res, 0, sizeof(res));
+	is(dcache_lookup(e.dc, DC_ROOT_ID, "f", DC_CACHED | DC_WANT_ATTR, &res),
+	   0, "prefetch: f still cached");
+	is(res.nodeid, fid, "prefetch: f keeps its node id");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -556,6 +601,7 @@ int main(void)
 	test_ttl_cap_on(MB_DEV, true);
 	test_ttl_cap_on(MB_DEV + 1, false);
 	test_slow_stats_and_link();
+	test_prefetch();
 	dcache_thread_exit();
 	return tap_done();
 }

@@ -11,6 +11,9 @@
  * i_put_many aborts on its non-empty alias list, otherwise the list is
  * used after the free).
  *
+ * The lookups are preceded by dcache_prefetch's hints for the same name,
+ * so that the sanitizer builds check those reads too.
+ *
  * Each case runs a fixed number of iterations (no timing): a crash or an
  * assertion fails the test, and so does a dentry left on an alias list.
  */
@@ -47,6 +50,10 @@ static void *racer_main(void *arg)
 		memset(&res, 0, sizeof(res));
 		switch (r->mode) {
 		case 0:
+			/* the READDIRPLUS hint racing the same changes
+			 * (ASan, TSan: it reads the tables under RCU) */
+			dcache_prefetch(r->e->dc, DC_ROOT_ID, r->name,
+					r->attr.ino, i & 1);
 			err = dcache_lookup(r->e->dc, DC_ROOT_ID, r->name,
 					    DC_WANT_ATTR, &res);
 			/* positive, or the removal's negative entry */
