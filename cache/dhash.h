@@ -176,9 +176,9 @@ dh_lookup(struct dh_table *t, unsigned long hash,
 /*
  * A hint, inside RCU; changes nothing and never blocks.  Starts loading
  * what a lookup or add of @hash reads first: the bucket word and the
- * stripe's lock (@deep false), or, when an earlier shallow call has brought the bucket in,
- * the first node of its chain (@deep true).  A resize meanwhile only
- * makes the hint useless.
+ * stripe's lock (@deep false), or, when an earlier shallow call has
+ * brought the bucket in, the first node of its chain (@deep true).  A
+ * resize meanwhile only makes the hint useless.
  */
 static inline void dh_prefetch(struct dh_table *t, unsigned long hash,
 			       bool deep)

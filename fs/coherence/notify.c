@@ -17,9 +17,9 @@
  * so new ones almost always go at the tail; each queue is kept in due
  * order and the notifier only looks at the heads.
  *
- * Threads and locks: q_lock protects the note queue and the timed ones.  The notifier thread is
- * RCU registered (it walks the dcache after lost events).  Statistics are
- * relaxed atomics.
+ * Threads and locks: q_lock protects the note queue and the timed ones.
+ * The notifier thread is RCU registered (it walks the dcache after lost
+ * events).  Statistics are relaxed atomics.
  */
 #include "coherence/notify.h"
 
