@@ -482,6 +482,13 @@ enum {
 int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 		       enum dc_inval_src src);
 
+/* Something the cache may not hold changed in the backend (an event about
+ * an object with no inode yet): advances the attribute epoch, so that a
+ * lookup whose backend call read before this and instantiates after it
+ * answers those attributes once without caching them.  Any thread, any
+ * context (an RCU read section too); one atomic add, never blocks. */
+void dcache_backend_changed(struct dcache *dc);
+
 /*
  * Change the validity periods of what is cached from now on (as in
  * struct dcache_config; what is cached already keeps its expiry: call

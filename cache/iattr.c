@@ -94,6 +94,11 @@ uint64_t dc_bump_epoch(struct dcache *dc)
 	return __atomic_add_fetch(&dc->attr_epoch, 1, __ATOMIC_SEQ_CST);
 }
 
+void dcache_backend_changed(struct dcache *dc)
+{
+	dc_bump_epoch(dc);
+}
+
 void i_init_attr(struct dc_inode *inode, const struct dc_attr *attr)
 {
 	inode->i_attr_valid_until =

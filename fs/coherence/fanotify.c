@@ -199,6 +199,7 @@ void fan_read(void)
 	char buf[65536] __attribute__((aligned(8)));
 	struct fanotify_event_metadata m;
 	ssize_t len, off = 0;
+	bool told = false;
 
 	len = read(fan_fd, buf, sizeof(buf));
 	while (len > 0 && off + (ssize_t)sizeof(m) <= len) {
@@ -212,6 +213,14 @@ void fan_read(void)
 		} else if (m.pid == rfs.pid) {
 			STAT_INC(self);
 		} else {
+			/* before the first event is resolved: a lookup
+			 * whose fstatat preceded the change but whose inode
+			 * comes after this batch's resolve() (which then
+			 * finds nothing to invalidate) must not cache what
+			 * it read */
+			if (!told)
+				dcache_backend_changed(rfs.dc);
+			told = true;
 			fan_event(&m, buf + off);
 		}
 		off += m.event_len;

@@ -151,6 +151,7 @@ void in_read(void)
 {
 	char buf[65536] __attribute__((aligned(8)));
 	ssize_t len, i;
+	bool told = false;
 
 	len = read(in_fd, buf, sizeof(buf));
 	for (i = 0; i + (ssize_t)sizeof(struct inotify_event) <= len;) {
@@ -177,6 +178,12 @@ void in_read(void)
 		pthread_mutex_unlock(&wfs_lock);
 		if (!w)
 			continue;
+		/* before the first lookup of the batch: a fill that read
+		 * SOURCE before the change and instantiates after the
+		 * lookups below (finding nothing) must not cache it */
+		if (!told)
+			dcache_backend_changed(rfs.dc);
+		told = true;
 		id = ev_nodeid_of_key(dev, ino, true);
 		if (!id) {
 			STAT_INC(uncached);

@@ -66,6 +66,7 @@ struct membackend {
 	/* An injection with a name is armed: copy dentry names. */
 	atomic_bool named[DC_BE_NR];
 	atomic_uint delay;
+	atomic_uint delay_after; /* lookup: sleep after reading */
 	atomic_uint_fast64_t calls[DC_BE_NR];
 };
 
@@ -783,6 +784,11 @@ void mb_set_delay(struct membackend *mb, unsigned usec)
 	atomic_store(&mb->delay, usec);
 }
 
+void mb_set_lookup_delay_after(struct membackend *mb, unsigned usec)
+{
+	atomic_store(&mb->delay_after, usec);
+}
+
 uint64_t mb_calls(struct membackend *mb, enum dc_be_op op)
 {
 	if ((unsigned)op >= DC_BE_NR)
@@ -893,6 +899,9 @@ static int be_lookup(void *backend, struct dentry *dir, const char *name,
 	err = 0;
 out_unlock:
 	pthread_mutex_unlock(&mb->lock);
+	/* the answer is read: a change made now is one it missed */
+	if (atomic_load(&mb->delay_after))
+		usleep(atomic_load(&mb->delay_after));
 	return err;
 }
 

@@ -67,6 +67,9 @@ void mb_inject(struct membackend *mb, enum dc_be_op op, const char *name,
 	       int err, unsigned count);
 /* Every backend op sleeps @usec microseconds first (0 = off). */
 void mb_set_delay(struct membackend *mb, unsigned usec);
+/* The lookup op sleeps @usec microseconds after reading its answer (0 =
+ * off): a change made meanwhile is one the answer missed. */
+void mb_set_lookup_delay_after(struct membackend *mb, unsigned usec);
 /* Calls of backend op @op so far. */
 uint64_t mb_calls(struct membackend *mb, enum dc_be_op op);
 

@@ -2,8 +2,10 @@
 /*
  * tests/unit/test_inval.c - dcache_inval_entry (subtrees), dcache_inval_all,
  * dcache_inval_inode, dcache_expire_all, dc_inode_find,
- * dcache_for_each_inode, dcache_set_ttls, invalidation statistics.
+ * dcache_for_each_inode, dcache_set_ttls, invalidation statistics,
+ * dcache_backend_changed.
  */
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "unit.h"
@@ -250,6 +252,87 @@ static void test_expire_all(void)
 	env_fini(&e);
 }
 
+struct slow_lookup {
+	struct env *e;
+	const char *name;
+	uint64_t id;
+	int ret;
+};
+
+static void *slow_lookup_main(void *arg)
+{
+	struct slow_lookup *l = arg;
+
+	dcache_thread_enter();
+	l->ret = lookup_id(l->e, DC_ROOT_ID, l->name, 0, &l->id);
+	dcache_thread_exit();
+	return NULL;
+}
+
+/*
+ * A lookup reads @name's attributes (size 0), then the object grows to
+ * size 7 before the lookup creates its inode.  With @tell, the change is
+ * reported as a watcher reports an event about an object it finds no
+ * inode for (dcache_backend_changed).  Returns the size the cache then
+ * answers without asking the backend, -EAGAIN if it does not answer.
+ */
+static long long raced_size(struct env *e, const char *name, bool tell)
+{
+	struct slow_lookup l = {.e = e, .name = name};
+	struct dc_attr a;
+	pthread_t th;
+
+	must(mb_stat(e->mb, name, &a));
+	mb_set_lookup_delay_after(e->mb, 300 * 1000);
+	if (pthread_create(&th, NULL, slow_lookup_main, &l)) {
+		mb_set_lookup_delay_after(e->mb, 0);
+		return -EIO;
+	}
+	sleep_ms(100); /* the lookup has read size 0 and sleeps */
+	a.size = 7;
+	must(mb_setattr(e->mb, name, &a));
+	if (tell)
+		dcache_backend_changed(e->dc);
+	pthread_join(th, NULL);
+	mb_set_lookup_delay_after(e->mb, 0);
+	is(l.ret, 0, "the slow lookup of %s succeeded", name);
+	memset(&a, 0, sizeof(a));
+	if (dcache_getattr(e->dc, l.id, DC_CACHED, &a))
+		return -EAGAIN;
+	return (long long)a.size;
+}
+
+static void test_backend_changed(void)
+{
+	struct dc_attr a;
+	uint64_t id = 0, calls;
+	struct env e;
+
+	env_init(&e);
+	must(mb_create(e.mb, "told", S_IFREG | 0644, NULL));
+	must(mb_create(e.mb, "untold", S_IFREG | 0644, NULL));
+	if (!env_start(&e))
+		return;
+	/* the control: unreported, the missed change stays cached (what the
+	 * watcher's "uncached" events did before dcache_backend_changed) */
+	is(raced_size(&e, "untold", false), 0,
+	   "unreported change: the stale size 0 is cached");
+	is(raced_size(&e, "told", true), -EAGAIN,
+	   "reported change: the attributes read before it are not cached");
+	is(lookup_id(&e, DC_ROOT_ID, "told", 0, &id), 0, "told: node id");
+	calls = mb_calls(e.mb, DC_BE_GETATTR);
+	memset(&a, 0, sizeof(a));
+	is(dcache_getattr(e.dc, id, 0, &a), 0, "getattr of told");
+	is(a.size, 7, "answers the new size 7");
+	is(mb_calls(e.mb, DC_BE_GETATTR), calls + 1, "asked the backend");
+	dcache_backend_changed(e.dc);
+	memset(&a, 0, sizeof(a));
+	is(dcache_getattr(e.dc, id, DC_CACHED, &a), 0,
+	   "a later report leaves cached inodes alone");
+	is(a.size, 7, "size 7 still cached");
+	env_fini(&e);
+}
+
 int main(void)
 {
 	dcache_thread_enter();
@@ -257,6 +340,7 @@ int main(void)
 	test_inval_all();
 	test_inval_inode();
 	test_expire_all();
+	test_backend_changed();
 	dcache_thread_exit();
 	return tap_done();
 }
