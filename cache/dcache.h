@@ -482,11 +482,11 @@ enum {
 int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 		       enum dc_inval_src src);
 
-/* Something the cache may not hold changed in the backend (an event about
- * an object with no inode yet): advances the attribute epoch, so that a
- * lookup whose backend call read before this and instantiates after it
- * answers those attributes once without caching them.  Any thread, any
- * context (an RCU read section too); one atomic add, never blocks. */
+/* An object with no inode may have changed in the backend: advances the
+ * attribute epoch, so a lookup that read before this and creates the
+ * inode after it caches nothing (its answer asks the backend again).  An
+ * existing inode needs dcache_inval_inode.  Any thread, any context (an
+ * RCU read section too); one atomic add, never blocks. */
 void dcache_backend_changed(struct dcache *dc);
 
 /*

@@ -189,9 +189,11 @@ int i_get_or_create(struct dcache *dc, const struct dc_attr *attr,
 		inode->i_attr_epoch =
 			since == I_WRITE_THROUGH ? i_epoch(dc) : since;
 		if (since != I_WRITE_THROUGH && i_epoch(dc) != since) {
-			/* some write-through ran while the backend answered:
-			 * it may have been about this object, which we did
-			 * not know yet; do not trust these attributes */
+			/* a write-through, an invalidation or a reported
+			 * change (dcache_backend_changed) came while the
+			 * backend answered: it may have been about this
+			 * object, which we did not know yet; do not trust
+			 * these attributes */
 			inode->i_attr_valid_until = 0;
 		}
 		dh_add(&dc->ids, &inode->i_idnode, mix64(inode->i_nodeid));

@@ -25,7 +25,8 @@
 struct rfs_watch_stats {
 	uint64_t events;	 /* read from fanotify/inotify */
 	uint64_t self;		 /* caused by the daemon: skipped */
-	uint64_t uncached;	 /* about nothing cached: skipped */
+	uint64_t uncached;	 /* about nothing cached: skipped (after
+				    dcache_backend_changed) */
 	uint64_t dirent;	 /* names created, removed, moved */
 	uint64_t attr;		 /* objects changed */
 	uint64_t overflows;	 /* event queue overflows */

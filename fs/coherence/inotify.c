@@ -124,6 +124,19 @@ void watch_dir_put(int wd)
 	free(w);
 }
 
+/* lstat of child @name of cached directory @dir in SOURCE: 0 or -1. */
+static int stat_child(uint64_t dir, const char *name, struct stat *st)
+{
+	struct fdent *ref;
+	int fd, r;
+
+	if (backing_get_dir(dir, &fd, &ref))
+		return -1;
+	r = fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW);
+	backing_put_dir(ref);
+	return r;
+}
+
 /*
  * inotify reports a link count change (link(2)) only to a watch on the
  * inode itself, not to its directory: when a name appears, an object
@@ -131,20 +144,36 @@ void watch_dir_put(int wd)
  */
 static void new_link(uint64_t dir, const char *name)
 {
-	struct fdent *ref;
 	struct stat st;
 	uint64_t id;
-	int fd, r;
 
-	if (backing_get_dir(dir, &fd, &ref))
-		return;
-	r = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW);
-	backing_put_dir(ref);
-	if (r || S_ISDIR(st.st_mode) || st.st_nlink < 2)
+	if (stat_child(dir, name, &st) || S_ISDIR(st.st_mode) ||
+	    st.st_nlink < 2)
 		return;
 	id = ev_nodeid_of_key(st.st_dev, st.st_ino, false);
 	if (id)
 		ev_object_changed(id, false);
+}
+
+/*
+ * An event on child @name of @dir whose name the dcache does not answer
+ * (not cached, expired, or a lookup of it in flight): an inode may hold
+ * the object all the same (another name, the kernel's references, or
+ * that lookup, which creates its inode before its name is visible), with
+ * attributes read before the change.  Find it by key.
+ */
+static void child_by_key(uint64_t dir, const char *name, bool data)
+{
+	struct stat st;
+	uint64_t id;
+
+	if (stat_child(dir, name, &st))
+		return; /* gone: its removal comes as an event of its own */
+	id = ev_nodeid_of_key(st.st_dev, st.st_ino, false);
+	if (id)
+		ev_object_changed(id, data);
+	else
+		STAT_INC(uncached);
 }
 
 void in_read(void)
@@ -167,6 +196,14 @@ void in_read(void)
 		}
 		if (ev->mask & IN_IGNORED)
 			continue;
+		/* before the first lookup of the batch, and before the watch
+		 * is looked up (a watch being added may not be in iw_tab
+		 * yet): a fill that read SOURCE before the change and
+		 * creates its inode after the lookups below must not cache
+		 * what it read */
+		if (!told)
+			dcache_backend_changed(rfs.dc);
+		told = true;
 		pthread_mutex_lock(&wfs_lock);
 		for (w = iw_tab[iw_hash(ev->wd)]; w; w = w->next)
 			if (w->wd == ev->wd)
@@ -178,12 +215,6 @@ void in_read(void)
 		pthread_mutex_unlock(&wfs_lock);
 		if (!w)
 			continue;
-		/* before the first lookup of the batch: a fill that read
-		 * SOURCE before the change and instantiates after the
-		 * lookups below (finding nothing) must not cache it */
-		if (!told)
-			dcache_backend_changed(rfs.dc);
-		told = true;
 		id = ev_nodeid_of_key(dev, ino, true);
 		if (!id) {
 			STAT_INC(uncached);
@@ -203,10 +234,15 @@ void in_read(void)
 				STAT_INC(attr);
 				memset(&res, 0, sizeof(res));
 				if (!dcache_lookup(rfs.dc, id, ev->name,
-						   DC_CACHED, &res) &&
-				    res.nodeid)
-					ev_object_changed(res.nodeid,
-							  ev->mask & IN_MODIFY);
+						   DC_CACHED, &res)) {
+					if (res.nodeid)
+						ev_object_changed(
+							res.nodeid,
+							ev->mask & IN_MODIFY);
+				} else {
+					child_by_key(id, ev->name,
+						     ev->mask & IN_MODIFY);
+				}
 			}
 		} else {
 			STAT_INC(attr);

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -66,7 +67,10 @@ struct membackend {
 	/* An injection with a name is armed: copy dentry names. */
 	atomic_bool named[DC_BE_NR];
 	atomic_uint delay;
-	atomic_uint delay_after; /* lookup: sleep after reading */
+	/* mb_gate_lookup: the next lookup, having read, posts gate_read and
+	 * waits for gate_go */
+	atomic_bool gate;
+	sem_t gate_read, gate_go;
 	atomic_uint_fast64_t calls[DC_BE_NR];
 };
 
@@ -378,6 +382,8 @@ struct membackend *mb_new(void)
 	if (!mb)
 		return NULL;
 	pthread_mutex_init(&mb->lock, NULL);
+	sem_init(&mb->gate_read, 0, 0);
+	sem_init(&mb->gate_go, 0, 0);
 	mb->hsize = HASH_INIT;
 	mb->htab = calloc(mb->hsize, sizeof(*mb->htab));
 	mb->next_ino = MB_ROOT_INO;
@@ -412,6 +418,8 @@ void mb_free(struct membackend *mb)
 	free(mb->nodes);
 	free(mb->htab);
 	pthread_mutex_destroy(&mb->lock);
+	sem_destroy(&mb->gate_read);
+	sem_destroy(&mb->gate_go);
 	free(mb);
 }
 
@@ -784,9 +792,20 @@ void mb_set_delay(struct membackend *mb, unsigned usec)
 	atomic_store(&mb->delay, usec);
 }
 
-void mb_set_lookup_delay_after(struct membackend *mb, unsigned usec)
+void mb_gate_lookup(struct membackend *mb, bool on)
 {
-	atomic_store(&mb->delay_after, usec);
+	atomic_store(&mb->gate, on);
+}
+
+void mb_gate_wait_read(struct membackend *mb)
+{
+	while (sem_wait(&mb->gate_read) && errno == EINTR)
+		;
+}
+
+void mb_gate_go(struct membackend *mb)
+{
+	sem_post(&mb->gate_go);
 }
 
 uint64_t mb_calls(struct membackend *mb, enum dc_be_op op)
@@ -900,8 +919,11 @@ static int be_lookup(void *backend, struct dentry *dir, const char *name,
 out_unlock:
 	pthread_mutex_unlock(&mb->lock);
 	/* the answer is read: a change made now is one it missed */
-	if (atomic_load(&mb->delay_after))
-		usleep(atomic_load(&mb->delay_after));
+	if (atomic_exchange(&mb->gate, false)) {
+		sem_post(&mb->gate_read);
+		while (sem_wait(&mb->gate_go) && errno == EINTR)
+			;
+	}
 	return err;
 }
 

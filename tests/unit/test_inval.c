@@ -271,10 +271,12 @@ static void *slow_lookup_main(void *arg)
 
 /*
  * A lookup reads @name's attributes (size 0), then the object grows to
- * size 7 before the lookup creates its inode.  With @tell, the change is
- * reported as a watcher reports an event about an object it finds no
- * inode for (dcache_backend_changed).  Returns the size the cache then
- * answers without asking the backend, -EAGAIN if it does not answer.
+ * size 7 before the lookup creates its inode (the membackend's gate holds
+ * the lookup between the two).  With @tell, the change is reported as the
+ * watcher reports an event about an object it finds no inode for
+ * (dcache_backend_changed).  Returns the size the cache then answers
+ * without asking the backend, -EAGAIN if it does not answer, -EIO if the
+ * lookup failed.
  */
 static long long raced_size(struct env *e, const char *name, bool tell)
 {
@@ -283,19 +285,21 @@ static long long raced_size(struct env *e, const char *name, bool tell)
 	pthread_t th;
 
 	must(mb_stat(e->mb, name, &a));
-	mb_set_lookup_delay_after(e->mb, 300 * 1000);
+	mb_gate_lookup(e->mb, true);
 	if (pthread_create(&th, NULL, slow_lookup_main, &l)) {
-		mb_set_lookup_delay_after(e->mb, 0);
+		mb_gate_lookup(e->mb, false);
 		return -EIO;
 	}
-	sleep_ms(100); /* the lookup has read size 0 and sleeps */
+	mb_gate_wait_read(e->mb); /* it has read size 0 */
 	a.size = 7;
 	must(mb_setattr(e->mb, name, &a));
 	if (tell)
 		dcache_backend_changed(e->dc);
+	mb_gate_go(e->mb);
 	pthread_join(th, NULL);
-	mb_set_lookup_delay_after(e->mb, 0);
-	is(l.ret, 0, "the slow lookup of %s succeeded", name);
+	is(l.ret, 0, "the held lookup of %s succeeded", name);
+	if (l.ret || !l.id)
+		return -EIO;
 	memset(&a, 0, sizeof(a));
 	if (dcache_getattr(e->dc, l.id, DC_CACHED, &a))
 		return -EAGAIN;
