@@ -484,7 +484,7 @@ int dcache_inval_inode(struct dcache *dc, uint64_t nodeid, unsigned what,
 
 /* An object with no inode may have changed in the backend: advances the
  * attribute epoch, so a lookup that read before this and creates the
- * inode after it caches nothing (its answer asks the backend again).  An
+ * inode after it caches no attributes (its answer asks the backend again).  An
  * existing inode needs dcache_inval_inode.  Any thread, any context (an
  * RCU read section too); one atomic add, never blocks. */
 void dcache_backend_changed(struct dcache *dc);

@@ -28,7 +28,9 @@ struct rfs_watch_stats {
 	uint64_t uncached;	 /* about nothing cached: skipped (after
 				    dcache_backend_changed) */
 	uint64_t dirent;	 /* names created, removed, moved */
-	uint64_t attr;		 /* objects changed */
+	uint64_t attr;		 /* objects changed (inotify: events on a
+				    child, also when the lookup by key
+				    then counts it uncached) */
 	uint64_t overflows;	 /* event queue overflows */
 	uint64_t handle_opens;	 /* handles resolved by opening them */
 	uint64_t watches;	 /* inotify watches held */

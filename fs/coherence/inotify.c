@@ -157,10 +157,13 @@ static void new_link(uint64_t dir, const char *name)
 
 /*
  * An event on child @name of @dir whose name the dcache does not answer
- * (not cached, expired, or a lookup of it in flight): an inode may hold
- * the object all the same (another name, the kernel's references, or
- * that lookup, which creates its inode before its name is visible), with
- * attributes read before the change.  Find it by key.
+ * with a node id (not cached, expired, a lookup of it in flight; also a
+ * valid negative entry, -ENOENT, or -ESTALE): an inode may hold the object
+ * all the same (another name, the kernel's references, or that lookup,
+ * which creates its inode before its name is visible), with attributes
+ * read before the change.  Find it by key.  Costs the watcher thread the
+ * directory's fd (fdc; an openat2 when not cached) and an fstatat per
+ * such event, as new_link does.
  */
 static void child_by_key(uint64_t dir, const char *name, bool data)
 {
@@ -168,7 +171,11 @@ static void child_by_key(uint64_t dir, const char *name, bool data)
 	uint64_t id;
 
 	if (stat_child(dir, name, &st))
-		return; /* gone: its removal comes as an event of its own */
+		/* gone: nothing to find it by.  If this name was its only
+		 * way in (a second link, never cached, made and removed
+		 * directly in SOURCE within one burst), its other cached
+		 * names keep their attributes: rcufs(8), known limits */
+		return;
 	id = ev_nodeid_of_key(st.st_dev, st.st_ino, false);
 	if (id)
 		ev_object_changed(id, data);

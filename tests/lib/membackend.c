@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "membackend.h"
@@ -797,10 +798,24 @@ void mb_gate_lookup(struct membackend *mb, bool on)
 	atomic_store(&mb->gate, on);
 }
 
-void mb_gate_wait_read(struct membackend *mb)
+/* sem_wait for at most 10 s: a test that went wrong fails, never hangs */
+static bool gate_wait(sem_t *sem)
 {
-	while (sem_wait(&mb->gate_read) && errno == EINTR)
-		;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	for (;;) {
+		if (!sem_timedwait(sem, &until))
+			return true;
+		if (errno != EINTR)
+			return false;
+	}
+}
+
+bool mb_gate_wait_read(struct membackend *mb)
+{
+	return gate_wait(&mb->gate_read);
 }
 
 void mb_gate_go(struct membackend *mb)
@@ -921,8 +936,7 @@ out_unlock:
 	/* the answer is read: a change made now is one it missed */
 	if (atomic_exchange(&mb->gate, false)) {
 		sem_post(&mb->gate_read);
-		while (sem_wait(&mb->gate_go) && errno == EINTR)
-			;
+		gate_wait(&mb->gate_go);
 	}
 	return err;
 }

@@ -68,11 +68,14 @@ void mb_inject(struct membackend *mb, enum dc_be_op op, const char *name,
 	       int err, unsigned count);
 /* Every backend op sleeps @usec microseconds first (0 = off). */
 void mb_set_delay(struct membackend *mb, unsigned usec);
-/* With @on, the next lookup op, once it has read its answer, stops until
- * mb_gate_go (@on false: disarmed): a change made meanwhile is one the answer missed.
- * mb_gate_wait_read returns once it has read. */
+/*
+ * With @on, the next lookup op, once it has read its answer, stops until
+ * mb_gate_go (@on false: disarmed): a change made meanwhile is one the
+ * answer missed.  mb_gate_wait_read returns true once it has read, false
+ * after 10 s without it; the held lookup goes on by itself after 10 s.
+ */
 void mb_gate_lookup(struct membackend *mb, bool on);
-void mb_gate_wait_read(struct membackend *mb);
+bool mb_gate_wait_read(struct membackend *mb);
 void mb_gate_go(struct membackend *mb);
 /* Calls of backend op @op so far. */
 uint64_t mb_calls(struct membackend *mb, enum dc_be_op op);

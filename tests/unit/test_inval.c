@@ -290,7 +290,11 @@ static long long raced_size(struct env *e, const char *name, bool tell)
 		mb_gate_lookup(e->mb, false);
 		return -EIO;
 	}
-	mb_gate_wait_read(e->mb); /* it has read size 0 */
+	if (!mb_gate_wait_read(e->mb)) { /* it has read size 0 */
+		mb_gate_lookup(e->mb, false);
+		pthread_join(th, NULL);
+		return -EIO;
+	}
 	a.size = 7;
 	must(mb_setattr(e->mb, name, &a));
 	if (tell)
